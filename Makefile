@@ -1,0 +1,91 @@
+# sevenp.dbops — `make demo` and `make test` do all of their own set-up on a fresh Debian 12 machine.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+ROOT        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV        := $(ROOT)/.venv
+PY          := $(VENV)/bin/python
+COLL_ROOT   := $(ROOT)/build
+COLL_LINK   := $(COLL_ROOT)/ansible_collections/sevenp/dbops
+PG_BIN_DIR  ?= /usr/lib/postgresql/15/bin
+# The OS user that owns the throwaway PostgreSQL clusters of the demo and the tests (PostgreSQL refuses root).
+PG_OS_USER  ?= dbops-pg
+APT_PACKAGES := postgresql-15 postgresql-client-15 zstd lz4 git
+# Python >= 3.12: ansible-core 2.21 needs it. Prefer an explicit PYTHON, then python3.12/3.13 on PATH, then pyenv's.
+PYTHON ?= $(shell for p in $$HOME/.pyenv/versions/3.12*/bin/python3 $$HOME/.pyenv/versions/3.13*/bin/python3 python3.12 python3.13 python3; do \
+            "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export ANSIBLE_PYTHON_INTERPRETER := $(PY)
+export DBOPS_PG_BIN_DIR := $(PG_BIN_DIR)
+export DBOPS_PG_OS_USER := $(PG_OS_USER)
+export PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: help setup system-deps venv link demo demo-stop test lint sanity unit integration molecule bench clean
+
+help:
+	@echo "make demo   - set up, start local PostgreSQL + embedded MongoDB-compatible server, apply the sample migrations"
+	@echo "make test   - set up, then lint, sanity, unit, integration and molecule tests"
+	@echo "make bench  - run the benchmarks in bench/ (not part of make test)"
+
+setup: system-deps venv link
+
+system-deps:
+	missing=""
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done
+	if [ -n "$$missing" ]; then
+	  echo "installing Debian packages:$$missing"
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+	  $$SUDO apt-get update -qq
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
+	fi
+	if [ "$$(id -u)" = 0 ] && ! id $(PG_OS_USER) >/dev/null 2>&1; then
+	  useradd --system --create-home --shell /bin/bash $(PG_OS_USER)
+	fi
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -n "$(PYTHON)" || { echo "Python >= 3.12 not found: set PYTHON=/path/to/python3.12"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+link:
+	mkdir -p $(dir $(COLL_LINK))
+	ln -sfn ../../.. $(COLL_LINK)
+
+demo: setup
+	$(PY) tests/support/demo.py up
+	ansible-playbook -i inventories/local playbooks/migrate.yml
+	$(PY) tests/support/demo.py report
+
+demo-stop:
+	$(PY) tests/support/demo.py down
+
+test: setup lint sanity unit integration molecule
+
+lint:
+	ruff check .
+	yamllint -s .
+	ansible-lint --profile production
+
+sanity:
+	bash tests/sanity/run.sh
+
+unit:
+	$(PY) -m pytest tests/unit -q
+
+integration:
+	$(PY) -m pytest tests/integration -q
+
+molecule:
+	bash molecule/run.sh
+
+bench: setup
+	bash bench/run_all.sh
+
+clean:
+	rm -rf build tests/output .pytest_cache reports/*.json
