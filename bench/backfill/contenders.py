@@ -1,0 +1,98 @@
+"""The ways of filling the new column of every row: sevenp.dbops' declared backfill, one single UPDATE, and a
+bare keyset loop in psycopg (what a batched backfill costs without any engine around it).
+
+Each starts from the table without the column and ends with every row migrated; each is timed as a whole
+(the ALTER TABLE that adds the column included, it takes milliseconds).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import yaml
+from psycopg.rows import dict_row
+
+from bench.backfill.dataset import ADD_COLUMN, NEW_COLUMN, SET_EXPRESSION, TABLE, WHERE
+
+
+@dataclass
+class Outcome:
+    seconds: float
+    rows: int
+    lock_held_s: float | None = None  # the single UPDATE: how long its transaction held the row locks
+    batches: int | None = None
+
+
+def write_migration_set(root: Path, batch_size: int, pause_ms: int) -> Path:
+    """One native set: postgres.up.sql adds the column, migration.yml declares the backfill that fills it."""
+    set_dir = root / "0001_add_amount_cents"
+    set_dir.mkdir(parents=True)
+    manifest = {
+        "description": "add amount_cents and fill it from amount",
+        "backfill": [{"name": NEW_COLUMN, "table": f"public.{TABLE}", "key": "id", "set": SET_EXPRESSION,
+                      "where": WHERE, "batch_size": batch_size, "pause_ms": pause_ms}],
+    }
+    (set_dir / "migration.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    (set_dir / "postgres.up.sql").write_text(ADD_COLUMN + ";\n")
+    (set_dir / "postgres.down.sql").write_text(f"ALTER TABLE {TABLE} DROP COLUMN {NEW_COLUMN};\n")
+    return root
+
+
+def engine_backfill(dsn: str, migrations_dir: Path) -> Outcome:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations import engine
+
+    started = time.perf_counter()
+    result = engine.run(engine.RunRequest(migrations_dir=str(migrations_dir), state="applied", target="latest",
+                                          postgres_dsn=dsn))
+    elapsed = time.perf_counter() - started
+    if list(result.applied) != ["0001"]:
+        raise RuntimeError(f"engine applied {result.applied!r}, expected ['0001']")
+    with psycopg.connect(dsn, row_factory=dict_row) as conn:
+        progress = conn.execute("SELECT * FROM dbops.backfill_progress").fetchone()
+    return Outcome(seconds=elapsed, rows=progress["rows_done"],
+                   batches=progress.get("batches", progress.get("batches_done")))
+
+
+def single_update(dsn: str) -> Outcome:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        started = time.perf_counter()
+        conn.execute(ADD_COLUMN)
+        locked_from = time.perf_counter()
+        with conn.transaction():
+            rows = conn.execute(f"UPDATE {TABLE} SET {SET_EXPRESSION} WHERE {WHERE}").rowcount
+        ended = time.perf_counter()
+    return Outcome(seconds=ended - started, rows=rows, lock_held_s=ended - locked_from, batches=1)
+
+
+def keyset_loop(dsn: str, batch_size: int, pause_ms: int) -> Outcome:
+    """Batches by key, each committed with a progress row in the same transaction, as a resumable backfill must."""
+    rows = batches = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        started = time.perf_counter()
+        conn.execute(ADD_COLUMN)
+        conn.execute("CREATE TABLE bench_progress (name text PRIMARY KEY, last_key bigint, rows_done bigint)")
+        last: int | None = None
+        while True:
+            with conn.transaction():
+                if last is None:
+                    upper = conn.execute(f"SELECT max(id) FROM (SELECT id FROM {TABLE} ORDER BY id LIMIT %s) AS b",
+                                         (batch_size,)).fetchone()[0]
+                else:
+                    upper = conn.execute(f"SELECT max(id) FROM (SELECT id FROM {TABLE} WHERE id > %s"
+                                         " ORDER BY id LIMIT %s) AS b", (last, batch_size)).fetchone()[0]
+                if upper is None:
+                    break
+                lower_clause = "" if last is None else "id > %(last)s AND "
+                rows += conn.execute(f"UPDATE {TABLE} SET {SET_EXPRESSION} WHERE {lower_clause}id <= %(upper)s"
+                                     f" AND ({WHERE})", {"last": last, "upper": upper}).rowcount
+                conn.execute("INSERT INTO bench_progress VALUES ('b', %s, %s) ON CONFLICT (name) DO UPDATE"
+                             " SET last_key = excluded.last_key, rows_done = excluded.rows_done", (upper, rows))
+            batches += 1
+            last = upper
+            if pause_ms:
+                time.sleep(pause_ms / 1000)
+        elapsed = time.perf_counter() - started
+    return Outcome(seconds=elapsed, rows=rows, batches=batches)

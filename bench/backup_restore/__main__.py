@@ -1,0 +1,224 @@
+"""Backup and point-in-time restore: sevenp.dbops against pgBackRest on the same cluster, in one run.
+
+    .venv/bin/python -m bench.backup_restore [--scale 70] [--wal-mb 500] [--only pgbackrest|dbops]
+
+A `pgbench -i -s 70` database (about 1 GB) archives its WAL to both tools' repositories; each tool takes a full
+backup (timed); pgbench then writes about 500 MB of WAL; a named restore point is created and archived; the source
+is stopped; each tool restores a new data directory to the named point (timed until the server answers
+pg_is_in_recovery() = false). Clusters run as the OS user DBOPS_PG_OS_USER under a temp dir that is removed at the
+end (--keep keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bench.support.repo_paths import RESULTS_DIR, use_collection_imports
+
+use_collection_imports()
+
+from bench.backup_restore import workload  # noqa: E402
+from bench.backup_restore.pgbackrest_contender import PgBackRest  # noqa: E402
+from bench.backup_restore.promotion import wait_promoted  # noqa: E402
+from bench.support import machine, results_table  # noqa: E402
+from bench.support.external_tools import ensure_debian_packages  # noqa: E402
+from tests.support.pg_cluster import PgCluster, chown_to_pg_user  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+
+TARGET_BACKUP_RATIO = 0.6
+TARGET_RESTORE_RATIO = 1.0
+
+
+@dataclass
+class Measured:
+    name: str
+    version: str = ""
+    backup_s: float | None = None
+    backup_bytes: int | None = None
+    restore_s: float | None = None
+    # Part of restore_s spent before the server was started (files laid down, recovery configured), when the
+    # contender's restore returns before starting the server.
+    restore_files_s: float | None = None
+    rows_after_restore: int | None = None
+    error: str = ""
+    notes: list[str] = field(default_factory=list)
+    # Per engine step (label, calls, seconds), for contenders that report it.
+    phases: dict[str, list] = field(default_factory=dict)
+
+
+def _contenders(args: argparse.Namespace, work_dir: Path, source: PgCluster) -> list:
+    chosen = []
+    if args.only in (None, "dbops"):
+        from bench.backup_restore.dbops_contender import Dbops
+
+        chosen.append(Dbops(work_dir, source))
+    if args.only in (None, "pgbackrest"):
+        chosen.append(PgBackRest(work_dir, source))
+    return chosen
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def run(args: argparse.Namespace) -> dict:
+    ensure_debian_packages(["pgbackrest"])
+    work_dir = Path(tempfile.mkdtemp(prefix="dbops-bench-br-"))
+    chown_to_pg_user(work_dir)
+    port = free_port()
+    source = workload.new_source(work_dir, port)
+    contenders = _contenders(args, work_dir, source.cluster)
+    results = {c.name: Measured(name=c.name) for c in contenders}
+    facts: dict[str, object] = {"scale": args.scale, "wal_target_mb": args.wal_mb, "machine": machine.describe()}
+    try:
+        for contender in contenders:
+            contender.prepare()
+            results[contender.name].version = contender.version()
+        workload.write_archive_script(work_dir, [c.archive_command() for c in contenders])
+        source.cluster.start()
+        for contender in contenders:
+            contender.after_start()
+        _log(f"pgbench -i -s {args.scale}")
+        t0 = time.monotonic()
+        workload.pgbench_init(source, args.scale)
+        facts["database_bytes"] = int(source.query("SELECT pg_database_size('postgres')"))  # type: ignore[arg-type]
+        facts["pgbench_init_s"] = round(time.monotonic() - t0, 1)
+        _log(f"database is {facts['database_bytes'] / 2**20:.0f} MiB")
+
+        for contender in contenders:
+            _log(f"{contender.name}: full backup")
+            t0 = time.monotonic()
+            contender.backup()
+            results[contender.name].backup_s = time.monotonic() - t0
+            results[contender.name].backup_bytes = contender.repository_bytes()
+            _log(f"{contender.name}: backup took {results[contender.name].backup_s:.2f}s")
+
+        start_lsn = workload.current_lsn(source)
+        _log(f"pgbench until {args.wal_mb} MB of WAL after the backups")
+        t0 = time.monotonic()
+        facts["wal_bytes_after_backup"] = workload.write_wal(source, start_lsn, args.wal_mb * 1_000_000)
+        facts["pgbench_run_s"] = round(time.monotonic() - t0, 1)
+        expected_rows = source.query("SELECT count(*) FROM pgbench_history")
+        point = f"bench_{uuid.uuid4().hex[:12]}"
+        creator = next((c for c in contenders if hasattr(c, "create_point")), None)
+        if creator is not None:
+            # One restore point for everybody: the collection's recovery_point engine writes a unique name into
+            # WAL (and its catalog); pgBackRest is given that same WAL name as its target.
+            point_lsn, wal_name = creator.create_point(point)
+            segment = workload.segment_of(source, point_lsn)
+        else:
+            point_lsn, segment = workload.create_restore_point(source, point)
+            wal_name = point
+        # Written after the point: a restore that overshoots it shows up as a different row count.
+        source.query("INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 0, now())")
+        facts.update(point=point, point_wal_name=wal_name, point_lsn=point_lsn, rows_at_point=expected_rows)
+        _log(f"restore point {point} ({wal_name}) at {point_lsn}; waiting for {segment} to be archived")
+        workload.wait_archived(source, segment)
+        source.cluster.stop()
+        workload.freeze_archiving(work_dir)
+
+        for contender in contenders:
+            measured = results[contender.name]
+            target = PgCluster(base_dir=work_dir / f"restore-{contender.name.lower().replace('.', '-')}", port=port)
+            target.base_dir.mkdir(parents=True)
+            chown_to_pg_user(target.base_dir)
+            _log(f"{contender.name}: restore to {point}")
+            try:
+                t0 = time.monotonic()
+                files_s = contender.restore(target, point if hasattr(contender, "create_point") else wal_name)
+                wait_promoted(target)
+                measured.restore_files_s = files_s
+                measured.restore_s = time.monotonic() - t0
+                measured.rows_after_restore = int(target.psql("SELECT count(*) FROM pgbench_history"))
+                if measured.rows_after_restore != expected_rows:
+                    measured.error = f"restored {measured.rows_after_restore} history rows, expected {expected_rows}"
+                _log(f"{contender.name}: restore took {measured.restore_s:.2f}s")
+            except Exception as exc:  # noqa: BLE001 - reported in the table, the other contender still runs
+                measured.error = str(exc)[:2000]
+                _log(f"{contender.name}: restore FAILED: {exc}")
+            finally:
+                measured.notes.extend(getattr(contender, "notes", []))
+                measured.phases = dict(getattr(contender, "phases", {}))
+                target.stop(mode="immediate")
+                if not args.keep:
+                    shutil.rmtree(target.base_dir, ignore_errors=True)
+    finally:
+        source.cluster.stop(mode="immediate")
+        if args.keep:
+            print(f"kept {work_dir}")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    return {"facts": facts, "results": [asdict(m) for m in results.values()]}
+
+
+def render(report: dict) -> str:
+    results = {r["name"]: r for r in report["results"]}
+    ours = results.get("sevenp.dbops", {})
+    ref = results.get("pgBackRest", {})
+    rows = []
+    for label, key, target in (("full backup (s)", "backup_s", TARGET_BACKUP_RATIO),
+                               ("PITR restore to named point, until promoted (s)", "restore_s", TARGET_RESTORE_RATIO)):
+        mine, theirs = ours.get(key), ref.get(key)
+        verdict = "-"
+        if mine is not None and theirs:
+            verdict = "met" if mine / theirs <= target else "MISSED"
+        rows.append([label, results_table.seconds(mine), results_table.seconds(theirs),
+                     results_table.ratio(mine, theirs), f"<= {target:.1f}x", verdict])
+    size_row = ["backup size in repository (MiB)"]
+    for entry in (ours, ref):
+        size_row.append("-" if entry.get("backup_bytes") is None else f"{entry['backup_bytes'] / 2**20:.0f}")
+    rows.append([*size_row, "-", "-", "-"])
+    files_row = ["  of which files laid down before start (s)"]
+    for entry in (ours, ref):
+        files_row.append(results_table.seconds(entry.get("restore_files_s")))
+    rows.insert(2, [*files_row, results_table.ratio(ours.get("restore_files_s"), ref.get("restore_files_s")), "-", "-"])
+    facts = report["facts"]
+    lines = [
+        f"backup/restore benchmark: pgbench scale {facts['scale']} "
+        f"({facts.get('database_bytes', 0) / 2**20:.0f} MiB), "
+        f"{facts.get('wal_bytes_after_backup', 0) / 2**20:.0f} MiB of WAL after the backups, "
+        f"restore to named point {facts.get('point', '-')}",
+        facts["machine"] + "; " + machine.load(),
+        results_table.render(["", "sevenp.dbops", "pgBackRest", "ratio", "target", "verdict"], rows),
+    ]
+    for entry in report["results"]:
+        if entry.get("version"):
+            lines.append(f"{entry['name']}: {entry['version']}")
+        if entry.get("error"):
+            lines.append(f"{entry['name']} ERROR: {entry['error']}")
+        for note in entry.get("notes", []):
+            lines.append(f"{entry['name']}: {note}")
+        for operation, rows in (entry.get("phases") or {}).items():
+            lines.append(f"{entry['name']} {operation}, seconds per engine step (nested steps counted in both):")
+            lines.extend(f"  {secs:7.2f}  {label} (x{calls})" for label, calls, secs in rows)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=70, help="pgbench scale factor (70 = about 1 GB)")
+    parser.add_argument("--wal-mb", type=int, default=500, help="MB of WAL to write after the base backups")
+    parser.add_argument("--only", choices=["dbops", "pgbackrest"], help="run one contender only")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir with clusters and repositories")
+    args = parser.parse_args(argv)
+    if os.geteuid() == 0:
+        os.umask(0o022)
+    report = run(args)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (RESULTS_DIR / f"backup_restore-{stamp}.json").write_text(json.dumps(report, indent=2))
+    print(render(report))
+    return 1 if any(r["error"] for r in report["results"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

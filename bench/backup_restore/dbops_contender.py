@@ -1,0 +1,131 @@
+"""sevenp.dbops through its engine API, as the backup, recovery_point and restore modules call it.
+
+Archiving uses the collection's own WAL archiver (roles/wal_archiving/files/dbops-wal-archive with the engine files
+beside it, run by the host's python3 as the cluster's OS user), installed here the way the wal_archiving role
+installs it. The backup is run_backup() with the module's defaults (zstd on the server, pg_verifybackup before it is
+stored, WAL chain check); the restore is the restore module's PostgreSQL engine, timed until promotion.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+from bench.backup_restore.phase_timer import PhaseTimes, timing
+from bench.support.repo_paths import ROOT
+from tests.support.pg_cluster import PG_BIN_DIR, PG_OS_USER, PgCluster, chown_to_pg_user
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _chown_tree(path: Path) -> None:
+    chown_to_pg_user(path)
+    for child in path.rglob("*"):
+        chown_to_pg_user(child)
+
+
+class Dbops:
+    name = "sevenp.dbops"
+
+    def __init__(self, work_dir: Path, source: PgCluster) -> None:
+        self.base = work_dir / "dbops"
+        self.repo = self.base / "repo"
+        self.archiver_dir = self.base / "archiver"
+        self.config = self.archiver_dir / "archiver.json"
+        self.source = source
+        self.notes: list[str] = []
+        self.phases: dict[str, list[tuple[str, int, float]]] = {}
+
+    def version(self) -> str:
+        for line in (ROOT / "galaxy.yml").read_text().splitlines():
+            if line.startswith("version:"):
+                return "sevenp.dbops " + line.split(":", 1)[1].strip()
+        return "sevenp.dbops"
+
+    def _repository(self):
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.repository_options import (
+            RepositoryOptions,
+        )
+
+        return RepositoryOptions(url=str(self.repo), local_owner=PG_OS_USER)
+
+    def prepare(self) -> None:
+        self.repo.mkdir(parents=True)
+        lib = self.archiver_dir / "lib" / "ansible_collections" / "sevenp" / "dbops" / "plugins" / "module_utils"
+        shutil.copytree(ROOT / "plugins" / "module_utils" / "dbops", lib / "dbops",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (self.archiver_dir / "bin").mkdir()
+        shutil.copy2(ROOT / "roles" / "wal_archiving" / "files" / "dbops-wal-archive",
+                     self.archiver_dir / "bin" / "dbops-wal-archive")
+        self.config.write_text(json.dumps({"repository": str(self.repo), "push_retry_seconds": 30,
+                                           "fetch_retry_seconds": 600}))
+        self.config.chmod(0o600)
+        _chown_tree(self.base)
+
+    def _archiver(self, *args: str) -> str:
+        argv = [SYSTEM_PYTHON, str(self.archiver_dir / "bin" / "dbops-wal-archive"), "--config", str(self.config),
+                *args]
+        return " ".join(shlex.quote(part) if not part.startswith('"') else part for part in argv)
+
+    def archive_command(self) -> str:
+        return self._archiver("push", '"$1"', '"$2"')
+
+    def after_start(self) -> None:
+        pass
+
+    def backup(self) -> None:
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.take_backup import (
+            BackupRequest,
+            run_backup,
+        )
+
+        with timing(PhaseTimes()) as times:
+            result = run_backup(BackupRequest(repository=self._repository(), kind="base",
+                                              postgres_dsn=self.source.dsn(), pgdata=str(self.source.datadir),
+                                              pg_bin_dir=str(PG_BIN_DIR)))
+        self.phases["backup"] = times.rows()
+        if result.wal_chain and not result.wal_chain.get("ok", True):
+            self.notes.append(f"WAL chain after the backup: {result.wal_chain}")
+
+    def repository_bytes(self) -> int:
+        return sum(path.stat().st_size for path in (self.repo / "pg" / "base").rglob("*")
+                   if path.is_file() and not path.name.endswith(".dbops-sha256"))
+
+    def create_point(self, name: str) -> tuple[str, str]:
+        """The recovery_point module's engine; returns (LSN, the unique restore point name written to WAL)."""
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.recovery_point import (
+            RecoveryPointRequest,
+            create_recovery_point,
+        )
+
+        result = create_recovery_point(RecoveryPointRequest(name=name, repository=self._repository(),
+                                                            postgres_dsn=self.source.dsn()))
+        return str(result.lsn), str(result.internal_name)
+
+    def restore(self, target: PgCluster, point_name: str) -> float | None:
+        """The restore module's PostgreSQL engine, into a new data directory; returns when the server is promoted.
+
+        flush_before and verify_archiving are off: the source is already stopped (nothing left to flush), and the
+        benchmark's restored clusters must not archive into the repository the other contender reads.
+        """
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres_backup.pitr_restore import (
+            PgRestoreRequest,
+            restore_postgres,
+        )
+
+        with timing(PhaseTimes()) as times:
+            result = restore_postgres(PgRestoreRequest(
+                repo=self._repository().open(), pgdata=str(target.datadir), postgres_dsn=target.dsn(),
+                target_name=point_name, bin_dir=str(PG_BIN_DIR), os_user=PG_OS_USER,
+                restore_command=self._archiver("fetch", "%f", "%p"), log_file=str(target.logfile),
+                flush_before=False, verify_archiving=False,
+            ))
+        self.phases["restore"] = times.rows()
+        self.notes.append(f"restore steps: {'; '.join(result.steps)}")
+        started = dict((label, secs) for label, _, secs in times.rows())
+        return started.get("start -> promoted (WAL replay)") and (
+            sum(secs for label, _, secs in times.rows() if label in (
+                "plan (target, backup, WAL chain)", "fetch backup objects to staging", "extract + pg_verifybackup",
+                "recovery settings", "stop + swap data directories")))

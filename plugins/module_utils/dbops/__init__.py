@@ -1,0 +1,1 @@
+"""The sevenp.dbops engine: plain Python, no Ansible imports; the modules are thin adapters over it."""

@@ -1,0 +1,75 @@
+"""Errors raised by the engine: one clear message naming the version and the file when they are known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DbopsError(Exception):
+    """Base of every engine error; str() reads "<version> (<path>): <message>"."""
+
+    def __init__(self, message: str, *, version: str | None = None, path: str | Path | None = None) -> None:
+        self.message = message
+        self.version = version
+        self.path = str(path) if path is not None else None
+        # The engine attaches the RunResult of a run that failed part-way, so callers can report what was done.
+        self.result = None
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.version and self.path:
+            where = f"{self.version} ({self.path}): "
+        elif self.version:
+            where = f"{self.version}: "
+        elif self.path:
+            where = f"{self.path}: "
+        return where + self.message
+
+
+class MigrationFormatError(DbopsError):
+    """A migration directory, file name or migration.yml is malformed."""
+
+
+class DependencyError(DbopsError):
+    """depends_on names an unknown version or forms a cycle."""
+
+
+class DriftError(DbopsError):
+    """An applied set's files changed since it was applied."""
+
+
+class RunnerLockTimeout(DbopsError):
+    """Another runner held the runner lock for longer than the wait timeout."""
+
+
+class ConnectionFailed(DbopsError):
+    """A database could not be reached or refused the credentials."""
+
+
+class DestructiveChangeRefused(DbopsError):
+    """A set would destroy data and allow_destructive is off."""
+
+
+class IrreversibleMigration(DbopsError):
+    """A rollback would need a down that does not exist."""
+
+
+class MigrationFailed(DbopsError):
+    """A statement or operation of a set failed."""
+
+
+class ValidationFailed(DbopsError):
+    """A set's verification query or validate step reported a problem."""
+
+
+class RepositoryError(DbopsError):
+    """A backup repository is unreachable or inconsistent."""
+
+
+class RestoreError(DbopsError):
+    """A restore could not reach its target."""
+
+
+class BackupError(DbopsError):
+    """A backup could not be taken."""

@@ -1,0 +1,301 @@
+"""Finding migration sets on disk: the native layout, or adopted golang-migrate, Flyway and dbmate directories.
+
+The format is detected from the directory's content; mixing formats in one directory is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import MigrationFormatError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.checksum import part_checksum
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.manifest import load_manifest
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import (
+    Manifest,
+    MigrationSet,
+    MongoPart,
+    PostgresOptions,
+    PostgresPart,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.version_order import (
+    is_zero,
+    version_key,
+)
+
+NATIVE_DIR = re.compile(r"^(\d+(?:\.\d+)*)_([A-Za-z0-9][A-Za-z0-9_.-]*)$")
+GOLANG_FILE = re.compile(r"^(\d+)_(.+)\.(up|down)\.sql$")
+FLYWAY_FILE = re.compile(r"^([VU])(\d+(?:[._]\d+)*)__(.+)\.sql$")
+DBMATE_FILE = re.compile(r"^(\d+)_(.+)\.sql$")
+DBMATE_MARKER = re.compile(r"^--\s*migrate:(up|down)\b(.*)$", re.MULTILINE)
+
+NATIVE_FILES = {
+    "migration.yml", "migration.yaml", "postgres.up.sql", "postgres.down.sql", "postgres.verify.sql",
+    "mongodb.yml", "mongodb.yaml", "mongodb.py",
+}
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MigrationFormatError(f"cannot read: {exc}", path=path) from exc
+
+
+def _ignored(name: str) -> bool:
+    return name.startswith((".", "_")) or name.lower().endswith((".md", ".txt", ".rst"))
+
+
+def _check_versions(sets: list[MigrationSet]) -> list[MigrationSet]:
+    """Sort naturally and refuse two names for one version (001 and 1) and the reserved version 0."""
+    seen: dict[tuple, MigrationSet] = {}
+    for mset in sets:
+        if is_zero(mset.version):
+            raise MigrationFormatError("version 0 is reserved (it means 'before the first set')",
+                                       version=mset.version, path=mset.path)
+        key = version_key(mset.version)
+        if key in seen:
+            raise MigrationFormatError(f"version {mset.version} is also used by {seen[key].path}",
+                                       version=mset.version, path=mset.path)
+        seen[key] = mset
+    return sorted(sets, key=lambda s: version_key(s.version))
+
+
+def _native_set(directory: Path) -> MigrationSet:
+    match = NATIVE_DIR.match(directory.name)
+    assert match is not None
+    version, slug = match.group(1), match.group(2)
+    files: dict[str, Path] = {}
+    # os.scandir, not Path.iterdir: discovery of hundreds of sets is part of every run's fixed cost.
+    with os.scandir(directory) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if _ignored(entry.name):
+                continue
+            if entry.name not in NATIVE_FILES or not entry.is_file():
+                raise MigrationFormatError(
+                    f"unexpected file {entry.name}; a set holds migration.yml, postgres.up.sql, postgres.down.sql, "
+                    "postgres.verify.sql, mongodb.yml or mongodb.py", version=version, path=directory / entry.name)
+            files[entry.name] = directory / entry.name
+    if "migration.yml" in files and "migration.yaml" in files:
+        raise MigrationFormatError("both migration.yml and migration.yaml: keep one", version=version, path=directory)
+    manifest_path = files.get("migration.yml") or files.get("migration.yaml")
+    try:
+        manifest = load_manifest(manifest_path) if manifest_path else Manifest()
+    except MigrationFormatError as exc:
+        raise MigrationFormatError(exc.message, version=version, path=exc.path) from exc
+
+    postgres = None
+    up_path = files.get("postgres.up.sql")
+    down_path = files.get("postgres.down.sql")
+    verify_path = files.get("postgres.verify.sql")
+    if up_path or manifest.backfill:
+        contents = {p.name: _read(p) for p in (up_path, down_path, verify_path) if p is not None}
+        verify_sql = contents.get("postgres.verify.sql")
+        if manifest.validate.get("postgres"):
+            if verify_sql is not None:
+                raise MigrationFormatError("validate.postgres and postgres.verify.sql both given: keep one",
+                                           version=version, path=manifest_path)
+            verify_sql = manifest.validate["postgres"]
+        hashed = [(name, text.encode("utf-8")) for name, text in contents.items()]
+        if manifest.backfill:
+            # The backfill declaration is part of what the PostgreSQL part does: changing it is drift too.
+            hashed.append(("backfill", repr(manifest.backfill).encode("utf-8")))
+        postgres = PostgresPart(
+            up_sql=contents.get("postgres.up.sql", ""),
+            down_sql=contents.get("postgres.down.sql"),
+            verify_sql=verify_sql,
+            up_path=up_path,
+            down_path=down_path,
+            verify_path=verify_path,
+            options=manifest.postgres,
+            backfill=manifest.backfill,
+            checksum=part_checksum(hashed),
+        )
+    elif down_path or verify_path:
+        raise MigrationFormatError("postgres.down.sql/postgres.verify.sql without postgres.up.sql",
+                                   version=version, path=down_path or verify_path)
+
+    mongo_files = [files[n] for n in ("mongodb.yml", "mongodb.yaml", "mongodb.py") if n in files]
+    if len(mongo_files) > 1:
+        raise MigrationFormatError("more than one MongoDB part (mongodb.yml / mongodb.py): keep one",
+                                   version=version, path=directory)
+    mongodb = None
+    if mongo_files:
+        mpath = mongo_files[0]
+        source = _read(mpath)
+        mongodb = MongoPart(kind="python" if mpath.suffix == ".py" else "yaml", path=mpath, source=source,
+                            checksum=part_checksum([(mpath.name, source.encode("utf-8"))]))
+    if postgres is None and mongodb is None:
+        raise MigrationFormatError("the set has no part: add postgres.up.sql, mongodb.yml or mongodb.py",
+                                   version=version, path=directory)
+    return MigrationSet(version=version, slug=slug, path=directory, manifest=manifest, postgres=postgres,
+                        mongodb=mongodb)
+
+
+def _adopted_part(up_sql: str, down_sql: str | None, up_path: Path, down_path: Path | None,
+                  hashed: list[tuple[str, bytes]], fmt: str, options: PostgresOptions | None = None) -> PostgresPart:
+    return PostgresPart(up_sql=up_sql, down_sql=down_sql, verify_sql=None, up_path=up_path, down_path=down_path,
+                        verify_path=None, options=options or PostgresOptions(), backfill=(),
+                        checksum=part_checksum(hashed), source_format=fmt)
+
+
+def _golang_sets(files: list[Path]) -> list[MigrationSet]:
+    ups: dict[str, tuple[str, Path]] = {}
+    downs: dict[str, Path] = {}
+    for path in files:
+        match = GOLANG_FILE.match(path.name)
+        if not match:
+            raise MigrationFormatError("not a golang-migrate file name (NNN_name.up.sql / NNN_name.down.sql)",
+                                       path=path)
+        version, slug, direction = match.groups()
+        target = ups if direction == "up" else downs
+        if version in target:
+            raise MigrationFormatError(f"two {direction} files for version {version}", version=version, path=path)
+        if direction == "up":
+            ups[version] = (slug, path)
+        else:
+            downs[version] = path
+    for version, path in downs.items():
+        if version not in ups:
+            raise MigrationFormatError("down file without an up file", version=version, path=path)
+    sets = []
+    for version, (slug, up_path) in ups.items():
+        down_path = downs.get(version)
+        up_sql = _read(up_path)
+        down_sql = _read(down_path) if down_path else None
+        hashed = [(up_path.name, up_sql.encode())] + ([(down_path.name, down_sql.encode())] if down_path else [])
+        part = _adopted_part(up_sql, down_sql, up_path, down_path, hashed, "golang-migrate")
+        sets.append(MigrationSet(version=version, slug=slug, path=up_path, manifest=Manifest(description=slug),
+                                 postgres=part, source_format="golang-migrate"))
+    return sets
+
+
+def _flyway_sets(files: list[Path]) -> list[MigrationSet]:
+    ups: dict[str, tuple[str, Path]] = {}
+    undos: dict[str, Path] = {}
+    for path in files:
+        match = FLYWAY_FILE.match(path.name)
+        if not match:
+            hint = " (repeatable R__ migrations are not supported)" if path.name.startswith("R__") else ""
+            raise MigrationFormatError(f"not a Flyway versioned file name (V1__name.sql / U1__name.sql){hint}",
+                                       path=path)
+        prefix, raw_version, slug = match.groups()
+        # Flyway reads V1_1 as version 1.1; we report it the way Flyway does.
+        version = raw_version.replace("_", ".")
+        target = ups if prefix == "V" else undos
+        if version in target:
+            raise MigrationFormatError(f"two {prefix} files for version {version}", version=version, path=path)
+        if prefix == "V":
+            ups[version] = (slug, path)
+        else:
+            undos[version] = path
+    for version, path in undos.items():
+        if version not in ups:
+            raise MigrationFormatError("undo (U) file without a versioned (V) file", version=version, path=path)
+    sets = []
+    for version, (slug, up_path) in ups.items():
+        down_path = undos.get(version)
+        up_sql = _read(up_path)
+        down_sql = _read(down_path) if down_path else None
+        hashed = [(up_path.name, up_sql.encode())] + ([(down_path.name, down_sql.encode())] if down_path else [])
+        part = _adopted_part(up_sql, down_sql, up_path, down_path, hashed, "flyway")
+        sets.append(MigrationSet(version=version, slug=slug, path=up_path, manifest=Manifest(description=slug),
+                                 postgres=part, source_format="flyway"))
+    return sets
+
+
+def _has_sql(text: str) -> bool:
+    """True if the text holds more than comments and blanks."""
+    without_comments = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
+    return any(line.strip() and not line.strip().startswith("--") for line in without_comments.splitlines())
+
+
+def _dbmate_sets(files: list[Path]) -> list[MigrationSet]:
+    sets = []
+    for path in files:
+        match = DBMATE_FILE.match(path.name)
+        if not match:
+            raise MigrationFormatError("not a dbmate file name (YYYYMMDDHHMMSS_name.sql)", path=path)
+        version, slug = match.groups()
+        text = _read(path)
+        markers = list(DBMATE_MARKER.finditer(text))
+        kinds = [m.group(1) for m in markers]
+        if kinds.count("up") != 1 or kinds.count("down") > 1:
+            raise MigrationFormatError("a dbmate file needs exactly one '-- migrate:up' and at most one "
+                                       "'-- migrate:down' line", version=version, path=path)
+        sections: dict[str, tuple[str, str]] = {}
+        for i, marker in enumerate(markers):
+            end = markers[i + 1].start() if i + 1 < len(markers) else len(text)
+            sections[marker.group(1)] = (text[marker.end():end], marker.group(2))
+        up_sql, up_opts = sections["up"]
+        transaction = "false" if re.search(r"\btransaction:\s*false\b", up_opts) else "auto"
+        down_sql = None
+        if "down" in sections and _has_sql(sections["down"][0]):
+            # An empty down section is what `dbmate new` writes: we read it as "no down written" (irreversible).
+            down_sql = sections["down"][0]
+        part = _adopted_part(up_sql, down_sql, path, path if down_sql is not None else None,
+                             [(path.name, text.encode())], "dbmate", PostgresOptions(transaction=transaction))
+        sets.append(MigrationSet(version=version, slug=slug, path=path, manifest=Manifest(description=slug),
+                                 postgres=part, source_format="dbmate"))
+    return sets
+
+
+def _listing(directory: Path) -> tuple[list[str], list[str]]:
+    """(sub-directory names, .sql file names) of a migrations directory, sorted, hidden ones left out."""
+    dirs, sql_files = [], []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                if not entry.name.startswith("_"):
+                    dirs.append(entry.name)
+            elif entry.name.endswith(".sql") and entry.is_file():
+                sql_files.append(entry.name)
+    return sorted(dirs), sorted(sql_files)
+
+
+def detect_format(directory: Path, listing: tuple[list[str], list[str]] | None = None) -> str:
+    """native | golang-migrate | flyway | dbmate | empty."""
+    dir_names, file_names = listing or _listing(directory)
+    dirs = [directory / name for name in dir_names]
+    sql_files = [directory / name for name in file_names]
+    if dirs and sql_files:
+        raise MigrationFormatError(
+            "mixes set directories and loose .sql files: keep one format per migrations directory", path=directory)
+    if dirs:
+        return "native"
+    if not sql_files:
+        return "empty"
+    if any(f.name.endswith((".up.sql", ".down.sql")) for f in sql_files):
+        return "golang-migrate"
+    if any(FLYWAY_FILE.match(f.name) for f in sql_files):
+        return "flyway"
+    if any(DBMATE_MARKER.search(_read(f)) for f in sql_files):
+        return "dbmate"
+    raise MigrationFormatError(
+        "cannot tell the migration format: expected <version>_<slug>/ set directories, golang-migrate "
+        "(NNN_name.up.sql), Flyway (V1__name.sql) or dbmate files (-- migrate:up)", path=directory)
+
+
+def discover(directory: str | Path) -> tuple[str, list[MigrationSet]]:
+    """The format of a migrations directory and its sets in natural version order."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise MigrationFormatError("migrations directory does not exist or is not a directory", path=root)
+    listing = _listing(root)
+    fmt = detect_format(root, listing)
+    if fmt == "empty":
+        return fmt, []
+    if fmt == "native":
+        sets = []
+        for entry in (root / name for name in listing[0]):
+            if not NATIVE_DIR.match(entry.name):
+                raise MigrationFormatError("set directory names are <version>_<slug>, e.g. 2024.001_create_auth",
+                                           path=entry)
+            sets.append(_native_set(entry))
+        return fmt, _check_versions(sets)
+    files = [root / name for name in listing[1]]
+    builders = {"golang-migrate": _golang_sets, "flyway": _flyway_sets, "dbmate": _dbmate_sets}
+    return fmt, _check_versions(builders[fmt](files))

@@ -1,0 +1,99 @@
+"""Records describing migration sets as found on disk (one directory, or adopted files, per set)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TRANSACTION_MODES = ("auto", "true", "false")
+PHASES = ("expand", "contract")
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """A batched UPDATE by keyset pagination, declared under `backfill:` in migration.yml."""
+
+    name: str
+    table: str  # "schema.table" or "table"
+    key: tuple[str, ...]  # columns of a unique key, in pagination order
+    set: str  # SQL SET list, e.g. "duration_minutes = duration_seconds / 60"
+    where: str | None = None  # SQL condition selecting the rows still to migrate
+    batch_size: int = 1000
+    pause_ms: int = 0
+
+
+@dataclass(frozen=True)
+class PostgresOptions:
+    """`postgres:` section of migration.yml."""
+
+    transaction: str = "auto"  # auto | true | false
+    lock_timeout_ms: int | None = None  # overrides the run's lock_timeout for this set
+    statement_timeout_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """migration.yml, validated (defaults when the file is absent or the set is adopted)."""
+
+    description: str = ""
+    depends_on: tuple[str, ...] = ()
+    phase: str = "expand"
+    destructive: bool = False
+    postgres: PostgresOptions = field(default_factory=PostgresOptions)
+    backfill: tuple[Backfill, ...] = ()
+    # {"postgres": "<query returning no rows>", "mongodb": <interpreted by the MongoDB part>}
+    validate: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None  # the migration.yml file, None when absent
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostgresPart:
+    """The PostgreSQL part of a set: forward SQL, optional inverse and verification, backfills."""
+
+    up_sql: str
+    down_sql: str | None  # None = irreversible
+    verify_sql: str | None
+    up_path: Path | None
+    down_path: Path | None
+    verify_path: Path | None
+    options: PostgresOptions
+    backfill: tuple[Backfill, ...]
+    checksum: str  # sha256 of the part's files
+    # Adopted formats keep up and down in one file (dbmate): statements are read from these strings, not files.
+    source_format: str = "native"
+
+
+@dataclass(frozen=True)
+class MongoPart:
+    """The MongoDB part of a set; its content is interpreted by the MongoDB executor."""
+
+    kind: str  # "yaml" | "python"
+    path: Path
+    source: str
+    checksum: str
+
+
+@dataclass(frozen=True)
+class MigrationSet:
+    version: str  # exactly as written in the name
+    slug: str
+    path: Path  # the set's directory (native) or its main file (adopted formats)
+    manifest: Manifest
+    postgres: PostgresPart | None = None
+    mongodb: MongoPart | None = None
+    source_format: str = "native"  # native | golang-migrate | flyway | dbmate
+
+    @property
+    def name(self) -> str:
+        return f"{self.version}_{self.slug}"
+
+    def parts(self) -> list[str]:
+        """Names of the parts present, in apply order."""
+        names = []
+        if self.postgres is not None:
+            names.append("postgres")
+        if self.mongodb is not None:
+            names.append("mongodb")
+        return names

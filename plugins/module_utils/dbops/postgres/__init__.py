@@ -1,0 +1,1 @@
+"""PostgreSQL side of the engine: connection, SQL splitting, ledger, locks, backfills and the part executor."""

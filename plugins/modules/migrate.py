@@ -1,0 +1,459 @@
+#!/usr/bin/python
+# Copyright: sevenp platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: migrate
+short_description: Plan, apply, roll back and report PostgreSQL and MongoDB migration sets
+version_added: 0.1.0
+description:
+  - Reads the migration sets found in O(migrations_dir) (the collection's native format, or golang-migrate, Flyway
+    and dbmate directories, detected automatically) and compares them with the ledger kept in each database
+    (PostgreSQL schema C(dbops), MongoDB collection C(dbops_migrations)).
+  - With O(state=applied) applies every pending set up to O(target), each set in its own transaction where the
+    server allows it, one runner at a time, with C(lock_timeout) and retries on DDL, resumable batched backfills and
+    the set's verification queries.
+  - With O(state=rolled_back) runs the downs of the applied sets newer than O(target), newest first. A set without a
+    down stops the rollback before anything is changed.
+  - With O(state=status) only reports what is applied, pending and drifted.
+  - In check mode nothing is executed, not even the creation of the ledger; the module returns the plan and the
+    statements that would run.
+author:
+  - sevenp platform team (@sevenp)
+extends_documentation_fragment:
+  - sevenp.dbops.connection
+attributes:
+  check_mode:
+    description: Can run in check mode and return the plan without changing the databases.
+    support: full
+    details:
+      - Check mode plans by reading the ledger and the files only; no statement of a migration is executed and
+        nothing is rolled back afterwards.
+  diff_mode:
+    description: Returns the version before and after the run in diff mode.
+    support: full
+  idempotent:
+    description: A second run with the same arguments changes nothing and reports RV(changed=false).
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+  action_group:
+    description: Part of the C(sevenp.dbops.dbops) action group, for setting connection options with C(module_defaults).
+    support: full
+    membership:
+      - sevenp.dbops.dbops
+options:
+  migrations_dir:
+    description:
+      - Directory holding the migration sets, on the host the module runs on.
+    type: path
+    required: true
+  state:
+    description:
+      - V(applied) applies pending sets up to O(target).
+      - V(rolled_back) rolls back applied sets newer than O(target).
+      - V(status) reports and changes nothing.
+    type: str
+    choices: [applied, rolled_back, status]
+    default: applied
+  target:
+    description:
+      - With O(state=applied), the last version to apply, or V(latest).
+      - With O(state=rolled_back), the version to return to (it stays applied); V(0) rolls back every set.
+      - Versions are compared exactly as written in the set names (V(2024.010) is not V(2024.01)); quote them in YAML.
+    type: str
+    default: latest
+  allow_destructive:
+    description:
+      - Allow sets that drop tables, columns, schemas, collections or truncate data. Refused otherwise, before
+        anything is changed.
+    type: bool
+    default: false
+  allow_drift:
+    description:
+      - Accept applied sets whose files changed since they were applied (the ledger keeps the old checksum).
+      - Otherwise drift fails the run, naming the version.
+    type: bool
+    default: false
+  lock_timeout:
+    description:
+      - C(lock_timeout) for each DDL statement, so that a migration waiting for a lock never stalls the
+        application's queries behind it; the statement is retried with backoff O(ddl_retries) times.
+      - Milliseconds as an integer, or a number with unit V(ms), V(s) or V(min), for example V(5s).
+    type: str
+    default: 5s
+  ddl_retries:
+    description:
+      - How many times a DDL statement that hit O(lock_timeout) is retried, with exponential backoff.
+    type: int
+    default: 5
+  runner_lock_timeout:
+    description:
+      - Seconds to wait for another runner to finish before failing (one runner at a time per database).
+    type: float
+    default: 60
+  batch_size:
+    description:
+      - Overrides the batch size of every batched backfill (rows or documents per batch).
+      - When omitted each backfill uses the size declared in its C(migration.yml).
+    type: int
+  on_partial:
+    description:
+      - What to do with a set a previous run left half-applied (for example a crash between its PostgreSQL and its
+        MongoDB part).
+      - V(resume) finishes it; V(compensate) undoes the parts already applied, so it can be applied again.
+    type: str
+    choices: [resume, compensate]
+    default: resume
+notes:
+  - Sets run on the host the module runs on; O(migrations_dir) must exist there.
+  - Connection options can be set once for the play with C(module_defaults) and the C(group/sevenp.dbops.dbops)
+    action group.
+seealso:
+  - name: Migration set format
+    description: The layout of a migration set directory and its C(migration.yml).
+    link: https://example.invalid/sevenp/dbops/docs/migration-format.md
+"""
+
+EXAMPLES = r"""
+- name: Show what is applied and pending
+  sevenp.dbops.migrate:
+    postgres_dsn: "{{ dbops_postgres_dsn }}"
+    migrations_dir: /srv/app/migrations
+    state: status
+  register: migration_status
+
+- name: Apply every pending set to both databases
+  sevenp.dbops.migrate:
+    postgres_dsn: "{{ dbops_postgres_dsn }}"
+    mongodb_uri: "{{ dbops_mongodb_uri }}"
+    mongodb_database: education_platform
+    migrations_dir: /srv/app/migrations
+    lock_timeout: 3s
+    batch_size: 1000
+
+- name: Plan only (check mode); the statements that would run are in the result's queries
+  sevenp.dbops.migrate:
+    postgres_dsn: "{{ dbops_postgres_dsn }}"
+    migrations_dir: /srv/app/migrations
+    target: "2024.012"
+  check_mode: true
+  register: migration_plan
+
+- name: Return to version 2024.010 (sets after it are rolled back, newest first)
+  sevenp.dbops.migrate:
+    postgres_dsn: "{{ dbops_postgres_dsn }}"
+    migrations_dir: /srv/app/migrations
+    state: rolled_back
+    target: "2024.010"
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any set was applied or rolled back (or would be, in check mode).
+  returned: always
+  type: bool
+applied:
+  description: Versions applied by this run (in check mode, that would be applied), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["2024.010", "2024.011"]
+rolled_back:
+  description: Versions rolled back by this run (in check mode, that would be), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+pending:
+  description: Versions not applied after this run (in check mode, before it).
+  returned: always
+  type: list
+  elements: str
+  sample: ["2024.013"]
+current:
+  description: The newest applied version after the run, or V(0) when none is applied.
+  returned: always
+  type: str
+  sample: "2024.011"
+plan:
+  description: The steps of the run, in order (one entry per set and part, with the action taken or planned).
+  returned: always
+  type: list
+  elements: dict
+sets:
+  description: Every known set with the status of each of its parts and how long this run spent on it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    version:
+      description: The set's version, exactly as written in its name.
+      type: str
+    parts:
+      description: Status of each part, keyed by V(postgres) and V(mongodb).
+      type: dict
+    status:
+      description: Status of the set as a whole (V(applied) only when every part is).
+      type: str
+    duration_ms:
+      description: Milliseconds this run spent on the set.
+      type: int
+queries:
+  description: The statements run (in check mode, that would run), with secrets masked.
+  returned: always
+  type: list
+  elements: str
+before:
+  description: The current version before the run.
+  returned: always
+  type: str
+  sample: "2024.010"
+after:
+  description: The current version after the run (in check mode, after the planned run).
+  returned: always
+  type: str
+  sample: "2024.013"
+postgres_sources:
+  description:
+    - The forward SQL of the PostgreSQL part of every set this run applies (in check mode, would apply), for
+      linters such as squawk; the role C(sevenp.dbops.migrate) lints them before applying.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    version:
+      description: The set's version.
+      type: str
+    path:
+      description: The file the SQL comes from.
+      type: str
+    sql:
+      description:
+        - The forward SQL when the file holds more than that (the C(migrate:up) section of a dbmate file),
+          else V(null) (the file is the forward SQL).
+      type: str
+    transactional:
+      description: Whether the engine runs the whole part in one transaction.
+      type: bool
+diff:
+  description: The version before and after, in diff mode.
+  returned: when diff mode is on
+  type: dict
+  sample: {"before": {"version": "2024.010"}, "after": {"version": "2024.013"}}
+"""
+
+import re
+import traceback
+from dataclasses import asdict, is_dataclass
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
+    connection_argument_spec,
+    connection_secrets,
+)
+
+try:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.discovery import discover
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.engine import RunRequest, run
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.sql_splitter import split_statements
+except ImportError:
+    ENGINE_IMPORT_ERROR = traceback.format_exc()
+
+    class DbopsError(Exception):  # stand-in so that the except clause below still compiles
+        pass
+else:
+    ENGINE_IMPORT_ERROR = None
+
+try:
+    # The engine loads the MongoDB executor lazily (importlib); importing it here too makes Ansible pack it with
+    # the module. Absent (or without pymongo), the engine reports that MongoDB support cannot be loaded.
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import (  # noqa: F401
+        part_executor as mongodb_part_executor,  # pylint: disable=unused-import
+    )
+except ImportError:
+    mongodb_part_executor = None
+
+try:
+    import psycopg  # noqa: F401  # pylint: disable=unused-import  (the engine drives it; checked for here)
+except ImportError:
+    PSYCOPG_IMPORT_ERROR = traceback.format_exc()
+else:
+    PSYCOPG_IMPORT_ERROR = None
+
+try:
+    import pymongo  # noqa: F401  # pylint: disable=unused-import
+except ImportError:
+    PYMONGO_IMPORT_ERROR = traceback.format_exc()
+else:
+    PYMONGO_IMPORT_ERROR = None
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "min": 60_000}
+
+
+def duration_ms(text: str) -> int:
+    """'5s' -> 5000; a bare number is milliseconds, as in PostgreSQL's own lock_timeout setting."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"lock_timeout: {text!r} is not a duration such as 500, 500ms, 5s or 1min")
+    return int(float(match.group(1)) * _UNIT_MS[match.group(2) or "ms"])
+
+
+def argument_spec() -> dict:
+    spec = connection_argument_spec(env_fallback)
+    spec.update(
+        migrations_dir={"type": "path", "required": True},
+        state={"type": "str", "default": "applied", "choices": ["applied", "rolled_back", "status"]},
+        target={"type": "str", "default": "latest"},
+        allow_destructive={"type": "bool", "default": False},
+        allow_drift={"type": "bool", "default": False},
+        lock_timeout={"type": "str", "default": "5s"},
+        ddl_retries={"type": "int", "default": 5},
+        runner_lock_timeout={"type": "float", "default": 60},
+        batch_size={"type": "int"},
+        on_partial={"type": "str", "default": "resume", "choices": ["resume", "compensate"]},
+    )
+    return spec
+
+
+def missing_library(params: dict) -> tuple[str, str] | None:
+    """(library, traceback) of the first third-party library the requested connections need and lack."""
+    if ENGINE_IMPORT_ERROR:
+        return "the sevenp.dbops engine (module_utils)", ENGINE_IMPORT_ERROR
+    if params["postgres_dsn"] and PSYCOPG_IMPORT_ERROR:
+        return "psycopg", PSYCOPG_IMPORT_ERROR
+    if params["mongodb_uri"] and PYMONGO_IMPORT_ERROR:
+        return "pymongo", PYMONGO_IMPORT_ERROR
+    return None
+
+
+def build_request(params: dict, check_mode: bool) -> RunRequest:
+    target = params["target"]
+    if params["state"] == "rolled_back" and target == "latest":
+        raise ValueError("state=rolled_back needs target: the version to return to, or 0 to roll back every set")
+    if params["batch_size"] is not None and params["batch_size"] < 1:
+        raise ValueError(f"batch_size must be at least 1, not {params['batch_size']}")
+    return RunRequest(
+        migrations_dir=params["migrations_dir"],
+        state=params["state"],
+        target=target,
+        postgres_dsn=params["postgres_dsn"],
+        mongodb_uri=params["mongodb_uri"],
+        mongodb_database=params["mongodb_database"],
+        allow_destructive=params["allow_destructive"],
+        allow_drift=params["allow_drift"],
+        lock_timeout_ms=duration_ms(params["lock_timeout"]),
+        ddl_retries=params["ddl_retries"],
+        runner_lock_wait_s=params["runner_lock_timeout"],
+        batch_size=params["batch_size"],
+        on_partial=params["on_partial"],
+        check_mode=check_mode,
+    )
+
+
+def plain(value):
+    """Engine records (dataclasses, tuples, paths) as JSON-friendly values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(item) for item in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def result_dict(outcome) -> dict:
+    keys = ("changed", "applied", "rolled_back", "pending", "current", "plan", "sets", "queries", "before", "after")
+    result = {key: plain(getattr(outcome, key, None)) for key in keys}
+    result["changed"] = bool(result["changed"])
+    for key in ("applied", "rolled_back", "pending", "plan", "sets", "queries"):
+        result[key] = result[key] or []
+    for key in ("current", "before", "after"):
+        result[key] = "0" if result[key] in (None, "") else str(result[key])
+    return result
+
+
+def postgres_sources(migrations_dir: str, plan: list[dict]) -> list[dict]:
+    """The forward SQL of the PostgreSQL parts the plan applies, with what a linter needs to judge it."""
+    versions = [step["version"] for step in plan if step.get("action") in ("apply", "resume")
+                and "postgres" in step.get("parts", [])]
+    if not versions:
+        return []
+    _format, sets = discover(migrations_dir)
+    by_version = {mset.version: mset for mset in sets}
+    sources = []
+    for version in versions:
+        part = by_version[version].postgres
+        if part is None or not part.up_sql.strip():
+            continue
+        # Linted as one transaction only when the engine runs it as one (see docs/migration-format.md).
+        mode = part.options.transaction
+        transactional = mode == "true" or (
+            mode == "auto" and all(statement.transactional for statement in split_statements(part.up_sql)))
+        # A linter reads the file itself, except where it also holds the down section (dbmate): then the SQL.
+        whole_file = part.up_path is not None and part.source_format != "dbmate"
+        sources.append({"version": version, "path": str(part.up_path or by_version[version].path),
+                        "sql": None if whole_file else part.up_sql, "transactional": transactional})
+    return sources
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_one_of=[("postgres_dsn", "mongodb_uri")],
+        required_by={"mongodb_uri": "mongodb_database"},
+        supports_check_mode=True,
+    )
+    # The DSN as a whole is no_log; a driver error may still quote only its password.
+    module.no_log_values.update(connection_secrets(module.params))
+
+    missing = missing_library(module.params)
+    if missing:
+        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
+
+    try:
+        request = build_request(module.params, module.check_mode)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+    try:
+        outcome = run(request)
+    except DbopsError as exc:
+        # str() of an engine error already reads "<version> (<file>): <what went wrong>". What the run did before
+        # it failed (sets applied, statements run) comes along, for the report.
+        done = getattr(exc, "result", None)
+        partial = result_dict(done) if done is not None else {}
+        # Where the databases stand after a failure is only known by reading the ledgers again (state=status);
+        # "before" too may not have been read yet when the failure happened (connection, drift).
+        for unknown in ("before", "after", "current"):
+            partial.pop(unknown, None)
+        partial["changed"] = bool(partial.get("applied") or partial.get("rolled_back"))
+        module.fail_json(msg=str(exc), error_type=type(exc).__name__, version=getattr(exc, "version", None),
+                         path=getattr(exc, "path", None), **partial)
+    except Exception as exc:  # a bug, not a migration problem: still one message, with the traceback for -vvv
+        module.fail_json(msg=f"unexpected {type(exc).__name__} in the migration engine: {exc}",
+                         exception=traceback.format_exc())
+
+    result = result_dict(outcome)
+    try:
+        result["postgres_sources"] = postgres_sources(module.params["migrations_dir"], result["plan"])
+    except DbopsError as exc:
+        module.fail_json(msg=str(exc), error_type=type(exc).__name__)
+    for warning in getattr(outcome, "warnings", None) or []:
+        module.warn(str(warning))
+    if module._diff:
+        result["diff"] = {"before": {"version": result["before"]}, "after": {"version": result["after"]}}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

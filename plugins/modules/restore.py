@@ -1,0 +1,280 @@
+#!/usr/bin/python
+# Copyright: sevenp platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: restore
+short_description: Restore PostgreSQL and MongoDB to a recovery point, a time or an LSN
+version_added: 0.1.0
+description:
+  - Everything that can make the restore impossible is checked before anything is touched, and fails with a clear
+    message and nothing changed; an unknown recovery point, a target before the oldest backup or after the newest
+    archive, a gap in the WAL archive, or a backup whose objects fail their sha256 or C(pg_verifybackup).
+  - PostgreSQL, on the database host (O(pgdata)); picks the newest base backup consistent before the target,
+    fetches and checks it, extracts it beside the data directory and verifies it with C(pg_verifybackup). It then
+    stops the server, renames the data directory aside (kept, never deleted by the module; RV(moved_aside)), puts
+    the backup in its place with C(recovery.signal), the C(recovery_target_*) settings,
+    C(recovery_target_action=promote) and the archive's C(restore_command), and starts it. The module polls
+    C(pg_is_in_recovery()) until the server is promoted while it checks that the postmaster is alive. A target
+    the WAL never reaches makes PostgreSQL stop with FATAL, which is reported.
+  - Before that, when the server still runs, the current WAL is switched and archived, so everything committed up
+    to the restore is in the archive. After promotion a WAL switch on the new timeline must reach the repository;
+    that is part of RV(verified).
+  - MongoDB, with O(mongodb_uri); restores the dump preceding the target into the server and replays the captured
+    changes up to the target, then verifies counts and content hashes.
+author:
+  - sevenp platform team (@sevenp)
+extends_documentation_fragment:
+  - sevenp.dbops.connection
+  - sevenp.dbops.repository
+  - sevenp.dbops.postgres_server
+attributes:
+  check_mode:
+    description: Validates the target, chooses the backup and checks the archive, then returns the plan. Nothing is
+      fetched, stopped or moved.
+    support: full
+  diff_mode:
+    description: Not supported.
+    support: none
+  idempotent:
+    description: A restore is an action; every run without check mode restores again.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+  action_group:
+    description: Part of the C(sevenp.dbops.dbops) action group, for setting connection options with C(module_defaults).
+    support: full
+    membership:
+      - sevenp.dbops.dbops
+options:
+  target_name:
+    description:
+      - A recovery point taken with M(sevenp.dbops.recovery_point); PostgreSQL and MongoDB both return to it.
+    type: str
+  target_time:
+    description:
+      - A moment, ISO 8601 (V(2026-11-25T14:01:00Z)); without a zone it is taken as UTC.
+      - PostgreSQL replays every transaction committed at or before it; MongoDB every change at or before it.
+    type: str
+  target_lsn:
+    description:
+      - A PostgreSQL WAL position (V(0/3000060)); replay stops after the record at it.
+    type: str
+  mongodb_target_timestamp:
+    description:
+      - A MongoDB cluster time V(<seconds>.<increment>) or V(<seconds>:<increment>) to restore MongoDB to;
+        overrides the MongoDB position of O(target_name) or O(target_time).
+    type: str
+  target_timeline:
+    description:
+      - C(recovery_target_timeline). Defaults to the recovery point's timeline for O(target_name), V(latest)
+        otherwise.
+    type: str
+  backup_id:
+    description:
+      - Restore from this base backup instead of the newest one preceding the target.
+    type: str
+  restore_command:
+    description:
+      - C(restore_command) for the recovery. By default the running server's own, or the one derived from its
+        archive command set by the C(sevenp.dbops.wal_archiving) role.
+    type: str
+  log_file:
+    description:
+      - Server log file while the restored server starts. By default the file the running postmaster logs to, or a
+        file beside the data directory.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for recovery to reach the target and the server to be promoted.
+    type: float
+    default: 1800
+notes:
+  - Run on the database host, usually as root with O(pg_os_user) set to the cluster's owner.
+  - If the server is managed by systemd, stop the unit first and start it after the restore; the module uses
+    C(pg_ctl).
+  - Tablespaces outside the data directory are not supported.
+seealso:
+  - module: sevenp.dbops.recovery_point
+  - module: sevenp.dbops.backup
+"""
+
+EXAMPLES = r"""
+- name: Back to the point taken before the migration
+  sevenp.dbops.restore:
+    target_name: before_2024_013
+    postgres_dsn: "{{ dbops_postgres_dsn }}"
+    pgdata: /var/lib/postgresql/15/main
+    pg_os_user: postgres
+    mongodb_uri: "{{ dbops_mongodb_uri }}"
+    mongodb_database: education_platform
+    repository: /srv/backups/dbops
+  register: restored
+
+- name: PostgreSQL as it was at 14:01 UTC
+  sevenp.dbops.restore:
+    target_time: "2026-11-25T14:01:00Z"
+    postgres_dsn: "{{ dbops_postgres_dsn }}"
+    pgdata: /var/lib/postgresql/15/main
+    pg_os_user: postgres
+    repository: s3://backups/education-platform
+
+- name: Is the recovery point reachable? (plan only)
+  sevenp.dbops.restore:
+    target_name: before_disaster
+    postgres_dsn: "{{ dbops_postgres_dsn }}"
+    pgdata: /var/lib/postgresql/15/main
+    repository: /srv/backups/dbops
+  check_mode: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether anything was restored (or would be, in check mode).
+  returned: always
+  type: bool
+recovered_to:
+  description:
+    - Per engine (C(postgres), C(mongodb)), where recovery stopped; for PostgreSQL the target, the LSN where the new
+      timeline begins, the last replayed commit time and the server's own "recovery stopping" log line.
+  returned: always
+  type: dict
+duration_ms:
+  description: Milliseconds the restore took, until promotion and verification.
+  returned: always
+  type: int
+verified:
+  description:
+    - PostgreSQL; promoted onto a new timeline, stopped at the target, and archiving works on the new timeline.
+      MongoDB; counts and content hashes match. False in check mode.
+  returned: always
+  type: bool
+backup_id:
+  description: The PostgreSQL base backup restored from.
+  returned: when PostgreSQL is restored
+  type: str
+moved_aside:
+  description: Where the previous data directory was moved (kept until you remove it).
+  returned: when a data directory existed
+  type: str
+timeline:
+  description: The PostgreSQL timeline after promotion.
+  returned: when PostgreSQL is restored
+  type: int
+plan:
+  description: Per engine, the target, backup, WAL range and recovery settings used (or that would be used).
+  returned: always
+  type: dict
+steps:
+  description: What was done (or would be, in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+queries:
+  description: The statements run on the servers.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
+    connection_argument_spec,
+    connection_secrets,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import (
+    plain,
+    postgres_server_argument_spec,
+    repository_argument_spec,
+    repository_options_kwargs,
+    repository_secrets,
+)
+
+try:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.repository_options import (
+        RepositoryOptions,
+    )
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.restore import (
+        RestoreRequest,
+        run_restore,
+    )
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
+except ImportError:
+    ENGINE_IMPORT_ERROR = traceback.format_exc()
+
+    class DbopsError(Exception):  # stand-in so that the except clause below still compiles
+        pass
+else:
+    ENGINE_IMPORT_ERROR = None
+
+
+def argument_spec() -> dict:
+    spec = connection_argument_spec(env_fallback)
+    spec.update(repository_argument_spec(env_fallback))
+    spec.update(postgres_server_argument_spec())
+    spec.update(
+        target_name={"type": "str"},
+        target_time={"type": "str"},
+        target_lsn={"type": "str"},
+        mongodb_target_timestamp={"type": "str"},
+        target_timeline={"type": "str"},
+        backup_id={"type": "str"},
+        restore_command={"type": "str"},
+        log_file={"type": "path"},
+        timeout={"type": "float", "default": 1800},
+    )
+    return spec
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("target_name", "target_time", "target_lsn")],
+        required_one_of=[("target_name", "target_time", "target_lsn", "mongodb_target_timestamp"),
+                         ("postgres_dsn", "mongodb_uri")],
+        required_by={"mongodb_uri": "mongodb_database"},
+        supports_check_mode=True,
+    )
+    module.no_log_values.update(connection_secrets(module.params))
+    module.no_log_values.update(repository_secrets(module.params))
+    if ENGINE_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("the sevenp.dbops engine (module_utils)"),
+                         exception=ENGINE_IMPORT_ERROR)
+    params = module.params
+    if not params["repository"]:
+        module.fail_json(msg="repository is required (a directory or s3://bucket/prefix), or set DBOPS_REPOSITORY")
+    if params["postgres_dsn"] and not params["pgdata"] and \
+            (params["target_name"] or params["target_time"] or params["target_lsn"]):
+        module.fail_json(msg="pgdata (the data directory on this host) is required to restore PostgreSQL")
+    request = RestoreRequest(
+        repository=RepositoryOptions(**repository_options_kwargs(params)),
+        target_name=params["target_name"], target_time=params["target_time"], target_lsn=params["target_lsn"],
+        target_timeline=params["target_timeline"], mongodb_target_timestamp=params["mongodb_target_timestamp"],
+        backup_id=params["backup_id"], postgres_dsn=params["postgres_dsn"], pgdata=params["pgdata"],
+        pg_bin_dir=params["pg_bin_dir"], pg_os_user=params["pg_os_user"],
+        restore_command=params["restore_command"], log_file=params["log_file"], timeout=params["timeout"],
+        mongodb_uri=params["mongodb_uri"], mongodb_database=params["mongodb_database"],
+        check_mode=module.check_mode,
+    )
+    try:
+        outcome = run_restore(request)
+    except DbopsError as exc:
+        module.fail_json(msg=str(exc), error_type=type(exc).__name__)
+    except Exception as exc:  # a bug: still one message, with the traceback for -vvv
+        module.fail_json(msg=f"unexpected {type(exc).__name__} in the restore engine: {exc}",
+                         exception=traceback.format_exc())
+    result = plain(outcome.as_dict())
+    for warning in result.pop("warnings", None) or []:
+        module.warn(str(warning))
+    module.exit_json(**{key: value for key, value in result.items() if value is not None})
+
+
+if __name__ == "__main__":
+    main()

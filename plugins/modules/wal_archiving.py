@@ -1,0 +1,224 @@
+#!/usr/bin/python
+# Copyright: sevenp platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: wal_archiving
+short_description: Turn PostgreSQL continuous archiving on or off and report its health
+version_added: 0.1.0
+description:
+  - Sets C(archive_mode), C(archive_command), C(restore_command) and optionally C(archive_timeout) with
+    C(ALTER SYSTEM) and reloads the configuration.
+  - C(archive_mode) only changes at a restart; the module restarts the server with C(pg_ctl) (as O(pg_os_user) when
+    run as root) exactly when C(archive_mode) has to change and O(allow_restart) permits it.
+  - A setting given on the server's command line (C(-c), C(pg_ctl -o)) overrides C(ALTER SYSTEM); the module detects
+    it and fails instead of reporting a change that has no effect.
+  - Returns C(pg_stat_archiver) with a verdict, and with O(state=status) and O(repository) the WAL archive's chain
+    check from the oldest base backup.
+  - The C(sevenp.dbops.wal_archiving) role installs the collection's archiver on the host and calls this module with
+    its commands.
+author:
+  - sevenp platform team (@sevenp)
+extends_documentation_fragment:
+  - sevenp.dbops.connection
+  - sevenp.dbops.repository
+  - sevenp.dbops.postgres_server
+attributes:
+  check_mode:
+    description: Returns the C(ALTER SYSTEM) statements and whether a restart would happen; changes nothing.
+    support: full
+  diff_mode:
+    description: Returns the settings before and after in diff mode.
+    support: full
+  idempotent:
+    description: Settings already in place are left alone and the server is not restarted.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+  action_group:
+    description: Part of the C(sevenp.dbops.dbops) action group, for setting connection options with C(module_defaults).
+    support: full
+    membership:
+      - sevenp.dbops.dbops
+options:
+  state:
+    description:
+      - V(enabled) sets C(archive_mode=on) and the commands; V(disabled) sets C(archive_mode=off); V(status) only
+        reports.
+    type: str
+    choices: [enabled, disabled, status]
+    default: enabled
+  archive_command:
+    description:
+      - The C(archive_command); required with O(state=enabled).
+    type: str
+  restore_command:
+    description:
+      - The C(restore_command) recovery uses to fetch archived WAL.
+    type: str
+  archive_timeout:
+    description:
+      - C(archive_timeout) in seconds (V(60)); forces a segment switch at least that often when there is traffic,
+        bounding how much committed work is only in the current, unarchived segment.
+    type: str
+  allow_restart:
+    description:
+      - Restart PostgreSQL when C(archive_mode) has to change. Otherwise the module warns that a restart is needed.
+    type: bool
+    default: true
+  log_file:
+    description:
+      - Server log file for C(pg_ctl restart). By default the file the running postmaster logs to.
+    type: path
+notes:
+  - O(repository) is optional here; it is used with O(state=status) to check the WAL archive for gaps.
+seealso:
+  - module: sevenp.dbops.backup
+"""
+
+EXAMPLES = r"""
+- name: Archive WAL with the collection's archiver (what the wal_archiving role does)
+  sevenp.dbops.wal_archiving:
+    postgres_dsn: "{{ dbops_postgres_dsn }}"
+    pgdata: /var/lib/postgresql/15/main
+    pg_os_user: postgres
+    archive_command: /usr/bin/python3 /opt/sevenp-dbops/bin/dbops-wal-archive --config /opt/sevenp-dbops/conf/main.json push %p %f
+    restore_command: /usr/bin/python3 /opt/sevenp-dbops/bin/dbops-wal-archive --config /opt/sevenp-dbops/conf/main.json fetch %f %p
+
+- name: Is archiving healthy and the archive gap-free?
+  sevenp.dbops.wal_archiving:
+    state: status
+    postgres_dsn: "{{ dbops_postgres_dsn }}"
+    repository: /srv/backups/dbops
+  register: archiving
+"""
+
+RETURN = r"""
+changed:
+  description: Whether a setting was changed or the server restarted (or would be, in check mode).
+  returned: always
+  type: bool
+restarted:
+  description: Whether PostgreSQL was restarted because C(archive_mode) changed.
+  returned: always
+  type: bool
+restart_needed:
+  description: Whether C(archive_mode) had to change (a restart is or was needed).
+  returned: always
+  type: bool
+before:
+  description: The managed settings before the run.
+  returned: always
+  type: dict
+after:
+  description: The managed settings after the run.
+  returned: always
+  type: dict
+archiver:
+  description: C(pg_stat_archiver) with C(failing) true when the last failure is newer than the last success.
+  returned: always
+  type: dict
+wal_chain:
+  description: The WAL archive's chain check (with O(state=status) and O(repository)).
+  returned: when O(state=status) and O(repository) are given
+  type: dict
+queries:
+  description: The statements run (or that would run, in check mode).
+  returned: always
+  type: list
+  elements: str
+diff:
+  description: The managed settings before and after, in diff mode.
+  returned: when diff mode is on
+  type: dict
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
+    connection_argument_spec,
+    connection_secrets,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import (
+    plain,
+    postgres_server_argument_spec,
+    repository_argument_spec,
+    repository_options_kwargs,
+    repository_secrets,
+)
+
+try:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.archiving_setup import (
+        ArchivingRequest,
+        configure_archiving,
+    )
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.repository_options import (
+        RepositoryOptions,
+    )
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
+except ImportError:
+    ENGINE_IMPORT_ERROR = traceback.format_exc()
+
+    class DbopsError(Exception):  # stand-in so that the except clause below still compiles
+        pass
+else:
+    ENGINE_IMPORT_ERROR = None
+
+
+def argument_spec() -> dict:
+    spec = connection_argument_spec(env_fallback)
+    spec.update(repository_argument_spec(env_fallback))
+    spec.update(postgres_server_argument_spec())
+    spec.update(
+        state={"type": "str", "default": "enabled", "choices": ["enabled", "disabled", "status"]},
+        archive_command={"type": "str"},
+        restore_command={"type": "str"},
+        archive_timeout={"type": "str"},
+        allow_restart={"type": "bool", "default": True},
+        log_file={"type": "path"},
+    )
+    return spec
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), required_if=[("state", "enabled", ("archive_command",))],
+                           supports_check_mode=True)
+    module.no_log_values.update(connection_secrets(module.params))
+    module.no_log_values.update(repository_secrets(module.params))
+    if ENGINE_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("the sevenp.dbops engine (module_utils)"),
+                         exception=ENGINE_IMPORT_ERROR)
+    params = module.params
+    if not params["postgres_dsn"]:
+        module.fail_json(msg="postgres_dsn is required (or set DBOPS_POSTGRES_DSN)")
+    repository = RepositoryOptions(**repository_options_kwargs(params)) if params["repository"] else None
+    request = ArchivingRequest(
+        postgres_dsn=params["postgres_dsn"], state=params["state"], archive_command=params["archive_command"],
+        restore_command=params["restore_command"], archive_timeout=params["archive_timeout"],
+        pgdata=params["pgdata"], pg_bin_dir=params["pg_bin_dir"], pg_os_user=params["pg_os_user"],
+        allow_restart=params["allow_restart"], log_file=params["log_file"], repository=repository,
+        check_mode=module.check_mode,
+    )
+    try:
+        outcome = configure_archiving(request)
+    except DbopsError as exc:
+        module.fail_json(msg=str(exc), error_type=type(exc).__name__)
+    except Exception as exc:  # a bug: still one message, with the traceback for -vvv
+        module.fail_json(msg=f"unexpected {type(exc).__name__} configuring WAL archiving: {exc}",
+                         exception=traceback.format_exc())
+    result = plain(outcome.as_dict())
+    for warning in result.pop("warnings", None) or []:
+        module.warn(str(warning))
+    if module._diff:
+        result["diff"] = {"before": result["before"], "after": result["after"]}
+    module.exit_json(**{key: value for key, value in result.items() if value is not None})
+
+
+if __name__ == "__main__":
+    main()
