@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Runs every benchmark of bench/ once (`make bench`); not part of `make test`.
-# Extra flags: BENCH_APPLY_ARGS="--repeat 5" BENCH_BACKFILL_ARGS="--rows 1000000" make bench
-# BENCH_BACKUP_RESTORE_ARGS="--scale 70 --wal-mb 500"
+# Runs every benchmark in bench/ once (`make bench`): each bench/<name>/ with a __main__.py, in name order.
+# Not part of `make test`. Flags for one benchmark go in BENCH_<NAME>_ARGS, e.g.
+#   BENCH_APPLY_ARGS="--repeat 5" BENCH_BACKFILL_ARGS="--rows 1000000" make bench
 # Each benchmark prints its table; a copy of the output goes to bench/results/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 mkdir -p bench/results
 stamp=$(date +%Y%m%d-%H%M%S)
-# shellcheck disable=SC2086  # the *_ARGS variables are lists of flags
-"$PY" -m bench.apply ${BENCH_APPLY_ARGS:-} 2>&1 | tee "bench/results/apply-$stamp.txt"
-# shellcheck disable=SC2086
-"$PY" -m bench.backfill ${BENCH_BACKFILL_ARGS:-} 2>&1 | tee "bench/results/backfill-$stamp.txt"
-# shellcheck disable=SC2086
-"$PY" -m bench.backup_restore ${BENCH_BACKUP_RESTORE_ARGS:-} 2>&1 | tee "bench/results/backup_restore-$stamp.txt"
+status=0
+for main in bench/*/__main__.py; do
+  name=$(basename "$(dirname "$main")")
+  args_var="BENCH_${name^^}_ARGS"
+  echo "=== bench/$name ==="
+  # shellcheck disable=SC2086  # the *_ARGS variables are lists of flags
+  if ! "$PY" -m "bench.$name" ${!args_var:-} 2>&1 | tee "bench/results/$name-$stamp.txt"; then
+    echo "bench/$name FAILED" >&2
+    status=1
+  fi
+done
+exit $status

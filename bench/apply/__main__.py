@@ -42,6 +42,8 @@ def parse_args() -> argparse.Namespace:
                         help="extra variable for playbooks/migrate.yml (value parsed as JSON when it parses)")
     parser.add_argument("--no-lint-row", action="store_true",
                         help="do not measure the playbook a second time with its squawk lint phase")
+    parser.add_argument("--profile-playbook", action="store_true",
+                        help="after the rounds, run the playbook once more and print the seconds of each task")
     parser.add_argument("--profile-engine", metavar="FILE",
                         help="after the rounds, run the engine once more under cProfile and write the stats to FILE")
     return parser.parse_args()
@@ -50,7 +52,7 @@ def parse_args() -> argparse.Namespace:
 def playbook_vars(pairs: list[str]) -> dict[str, object]:
     out: dict[str, object] = {}
     for pair in pairs:
-        key, _, raw = pair.partition("=")
+        key, _sep, raw = pair.partition("=")
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
@@ -122,6 +124,8 @@ def main() -> int:
                 cluster.drop_database(name)
         if args.profile_engine and engine_ready:
             profile_engine(cluster, native, Path(args.profile_engine))
+        if args.profile_playbook and playbook_ready:
+            profile_playbook(cluster, native, work, extra_vars)
     finally:
         cluster.destroy()
     load_after = machine.load()
@@ -180,6 +184,16 @@ def profile_engine(cluster, native: Path, out: Path) -> None:
 
     engine_breakdown.run(contenders.engine_in_process(native), cluster.create_database,
                          contenders.count_sets(native), out)
+
+
+def profile_playbook(cluster, native: Path, work: Path, extra_vars: dict[str, object]) -> None:
+    from bench.apply import playbook_breakdown
+
+    dsn = cluster.create_database("bench_playbook_profile")
+    vars_file = work / "playbook-profile-vars.json"
+    vars_file.write_text(json.dumps({"dbops_postgres_dsn": dsn, "dbops_migrations_dir": str(native), **extra_vars}))
+    vars_file.chmod(0o600)
+    playbook_breakdown.run(dsn, vars_file)
 
 
 if __name__ == "__main__":

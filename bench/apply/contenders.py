@@ -72,7 +72,7 @@ def _ansible_env() -> dict[str, str]:
 
 
 def _run(argv: list[str], what: str, **kwargs) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
         raise RuntimeError(f"{what} failed (exit {done.returncode}):\n{tail}")

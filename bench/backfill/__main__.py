@@ -49,6 +49,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency-limit-ms", type=int, default=1000,
                         help="pgbench --latency-limit: later transactions are skipped and count as slower")
     parser.add_argument("--idle-seconds", type=float, default=20.0, help="length of each idle baseline (default 20)")
+    parser.add_argument("--max-seconds", type=float, default=1800,
+                        help="stop the engine's backfill after this long and report its partial rows/s (default 1800)")
     parser.add_argument("--skip", action="append", default=[], metavar="NAME",
                         help="skip runs whose name contains NAME: engine, single, keyset")
     return parser.parse_args()
@@ -77,7 +79,9 @@ def main() -> int:
         print(f"generated {args.rows:,} rows in {generated_s:.1f} s", flush=True)
         runs = [
             ("engine backfill (migration.yml)", "bf_engine",
-             (lambda dsn: contenders.engine_backfill(dsn, migrations)) if engine_ready else None),
+             (lambda dsn: contenders.engine_backfill(
+                 dsn, migrations, contenders.Deadline(cluster.dsn(), "bf_engine", args.max_seconds)))
+             if engine_ready else None),
             ("single UPDATE", "bf_update", contenders.single_update),
             ("bare keyset loop (floor)", "bf_keyset",
              lambda dsn: contenders.keyset_loop(dsn, args.batch_size, args.pause_ms)),
@@ -103,7 +107,9 @@ def main() -> int:
             dsn = cluster.dsn(db)
             dataset.checkpoint(dsn)
             outcome, stats = pgbench_load.measure(dsn, args.rows, settings, lambda a=action, d=dsn: a(d))
-            if (pending := dataset.count_pending(dsn)) != 0:
+            if outcome.stopped:
+                print(f"{name}: {outcome.stopped}", flush=True)
+            elif (pending := dataset.count_pending(dsn)) != 0:
                 raise RuntimeError(f"{name} left {pending} rows not migrated")
             print(f"{name}: {outcome.seconds:.1f} s, {outcome.rows:,} rows, pgbench p99 {ms(stats.p99_ms)} ms",
                   flush=True)
@@ -139,7 +145,7 @@ def report(args, results, idle_before, idle_after, load_before, load_after) -> N
         rate = outcome["rows"] / outcome["seconds"] if outcome else None
         lock = outcome.get("lock_held_s") if outcome else None
         rows.append([
-            entry["name"],
+            entry["name"] + (" (STOPPED at the time limit)" if outcome and outcome.get("stopped") else ""),
             results_table.seconds(outcome["seconds"]) if outcome else "-",
             f"{rate:,.0f}" if rate else "-",
             results_table.ratio(rate, update_rate) if rate else "-",

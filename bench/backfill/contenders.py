@@ -7,6 +7,7 @@ Each starts from the table without the column and ends with every row migrated; 
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,32 @@ class Outcome:
     rows: int
     lock_held_s: float | None = None  # the single UPDATE: how long its transaction held the row locks
     batches: int | None = None
+    stopped: str | None = None  # why the run did not finish (it was stopped after --max-seconds)
+
+
+class Deadline:
+    """Stops a contender that runs longer than allowed by terminating its server sessions (not pgbench's), so one
+    pathological run still leaves a finished benchmark with a partial rows/s."""
+
+    def __init__(self, admin_dsn: str, dbname: str, seconds: float) -> None:
+        self.admin_dsn = admin_dsn
+        self.dbname = dbname
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        self.fired = True
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                         " AND application_name <> 'pgbench' AND pid <> pg_backend_pid()", (self.dbname,))
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._timer.cancel()
 
 
 def write_migration_set(root: Path, batch_size: int, pause_ms: int) -> Path:
@@ -41,19 +68,27 @@ def write_migration_set(root: Path, batch_size: int, pause_ms: int) -> Path:
     return root
 
 
-def engine_backfill(dsn: str, migrations_dir: Path) -> Outcome:
+def engine_backfill(dsn: str, migrations_dir: Path, deadline: Deadline) -> Outcome:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations import engine
 
+    stopped = None
     started = time.perf_counter()
-    result = engine.run(engine.RunRequest(migrations_dir=str(migrations_dir), state="applied", target="latest",
-                                          postgres_dsn=dsn))
+    with deadline:
+        try:
+            result = engine.run(engine.RunRequest(migrations_dir=str(migrations_dir), state="applied",
+                                                  target="latest", postgres_dsn=dsn))
+        except DbopsError as exc:
+            if not deadline.fired:
+                raise
+            stopped = f"stopped after the time limit: {exc}"
     elapsed = time.perf_counter() - started
-    if list(result.applied) != ["0001"]:
+    if stopped is None and list(result.applied) != ["0001"]:
         raise RuntimeError(f"engine applied {result.applied!r}, expected ['0001']")
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         progress = conn.execute("SELECT * FROM dbops.backfill_progress").fetchone()
     return Outcome(seconds=elapsed, rows=progress["rows_done"],
-                   batches=progress.get("batches", progress.get("batches_done")))
+                   batches=progress.get("batches", progress.get("batches_done")), stopped=stopped)
 
 
 def single_update(dsn: str) -> Outcome:

@@ -1,16 +1,13 @@
 """sevenp.dbops through its engine API, as the backup, recovery_point and restore modules call it.
 
-Archiving uses the collection's own WAL archiver (roles/wal_archiving/files/dbops-wal-archive with the engine files
-beside it, run by the host's python3 as the cluster's OS user), installed here the way the wal_archiving role
-installs it. The backup is run_backup() with the module's defaults (zstd on the server, pg_verifybackup before it is
-stored, WAL chain check); the restore is the restore module's PostgreSQL engine, timed until promotion.
+Archiving uses the collection's own WAL archiver (an entry point with the engine files beside it, run by the host's
+python3 as the cluster's OS user), installed by the wal_archiving module's engine. The backup is run_backup() with
+the module's defaults (zstd on the server, pg_verifybackup before it is stored, WAL chain check); the restore is the
+restore module's PostgreSQL engine, timed until promotion.
 """
 
 from __future__ import annotations
 
-import json
-import shlex
-import shutil
 from pathlib import Path
 
 from bench.backup_restore.phase_timer import PhaseTimes, timing
@@ -18,12 +15,6 @@ from bench.support.repo_paths import ROOT
 from tests.support.pg_cluster import PG_BIN_DIR, PG_OS_USER, PgCluster, chown_to_pg_user
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def _chown_tree(path: Path) -> None:
-    chown_to_pg_user(path)
-    for child in path.rglob("*"):
-        chown_to_pg_user(child)
 
 
 class Dbops:
@@ -51,23 +42,29 @@ class Dbops:
 
         return RepositoryOptions(url=str(self.repo), local_owner=PG_OS_USER)
 
+    def _install(self):
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.archiver_install import (
+            ArchiverInstall,
+        )
+
+        return ArchiverInstall(directory=str(self.archiver_dir), python=SYSTEM_PYTHON, config_path=str(self.config),
+                               config={"repository": str(self.repo), "push_retry_seconds": 30,
+                                       "fetch_retry_seconds": 600}, os_user=PG_OS_USER)
+
     def prepare(self) -> None:
-        self.repo.mkdir(parents=True)
-        lib = self.archiver_dir / "lib" / "ansible_collections" / "sevenp" / "dbops" / "plugins" / "module_utils"
-        shutil.copytree(ROOT / "plugins" / "module_utils" / "dbops", lib / "dbops",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        (self.archiver_dir / "bin").mkdir()
-        shutil.copy2(ROOT / "roles" / "wal_archiving" / "files" / "dbops-wal-archive",
-                     self.archiver_dir / "bin" / "dbops-wal-archive")
-        self.config.write_text(json.dumps({"repository": str(self.repo), "push_retry_seconds": 30,
-                                           "fetch_retry_seconds": 600}))
-        self.config.chmod(0o600)
-        _chown_tree(self.base)
+        """The archiver installed by the wal_archiving module's engine, as the role installs it."""
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.archiver_install import (
+            check_reachable,
+            install,
+        )
+
+        self.base.mkdir(parents=True)
+        chown_to_pg_user(self.base)
+        install(self._install())
+        check_reachable(self._install())
 
     def _archiver(self, *args: str) -> str:
-        argv = [SYSTEM_PYTHON, str(self.archiver_dir / "bin" / "dbops-wal-archive"), "--config", str(self.config),
-                *args]
-        return " ".join(shlex.quote(part) if not part.startswith('"') else part for part in argv)
+        return " ".join([self._install().command_prefix(), *args])
 
     def archive_command(self) -> str:
         return self._archiver("push", '"$1"', '"$2"')
@@ -89,8 +86,24 @@ class Dbops:
         if result.wal_chain and not result.wal_chain.get("ok", True):
             self.notes.append(f"WAL chain after the backup: {result.wal_chain}")
 
+    def backup_unverified(self) -> None:
+        """The same backup with verify=False: what the verification step costs (restores verify again anyway)."""
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.take_backup import (
+            BackupRequest,
+            run_backup,
+        )
+
+        with timing(PhaseTimes()) as times:
+            run_backup(BackupRequest(repository=self._repository(), kind="base", postgres_dsn=self.source.dsn(),
+                                     pgdata=str(self.source.datadir), pg_bin_dir=str(PG_BIN_DIR), verify=False))
+        self.phases["backup, verify=false"] = times.rows()
+
     def repository_bytes(self) -> int:
-        return sum(path.stat().st_size for path in (self.repo / "pg" / "base").rglob("*")
+        """Size of the newest base backup in the repository."""
+        backups = sorted(p for p in (self.repo / "pg" / "base").iterdir() if p.is_dir())
+        if not backups:
+            return 0
+        return sum(path.stat().st_size for path in backups[-1].rglob("*")
                    if path.is_file() and not path.name.endswith(".dbops-sha256"))
 
     def create_point(self, name: str) -> tuple[str, str]:
@@ -123,7 +136,8 @@ class Dbops:
                 flush_before=False, verify_archiving=False,
             ))
         self.phases["restore"] = times.rows()
-        self.notes.append(f"restore steps: {'; '.join(result.steps)}")
+        if not any(note.startswith("restore steps") for note in self.notes):
+            self.notes.append(f"restore steps: {'; '.join(result.steps)}")
         started = dict((label, secs) for label, _, secs in times.rows())
         return started.get("start -> promoted (WAL replay)") and (
             sum(secs for label, _, secs in times.rows() if label in (

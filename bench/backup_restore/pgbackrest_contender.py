@@ -68,7 +68,12 @@ class PgBackRest:
         self._run("--type=full", "backup")
 
     def repository_bytes(self) -> int:
-        return sum(path.stat().st_size for path in (self.repo / "backup").rglob("*") if path.is_file())
+        """Size of the newest backup set in the repository."""
+        sets = sorted((p for p in (self.repo / "backup" / STANZA).iterdir() if p.is_dir() and p.name[0].isdigit()),
+                      key=lambda p: p.name)
+        if not sets:
+            return 0
+        return sum(path.stat().st_size for path in sets[-1].rglob("*") if path.is_file())
 
     def restore(self, target: PgCluster, point_name: str) -> float:
         """Lay down the files and recovery settings, then start: the caller waits for the promotion.

@@ -15,7 +15,7 @@ from bench.support.repo_paths import TOOLS_DIR
 
 
 def _installed(package: str) -> bool:
-    return subprocess.run(["dpkg", "-s", package], capture_output=True).returncode == 0
+    return subprocess.run(["dpkg", "-s", package], capture_output=True, check=False).returncode == 0
 
 
 def ensure_debian_packages(packages: list[str]) -> None:

@@ -218,6 +218,32 @@ wal_chain:
       false when segments are missing (listed in RV(wal_chain.missing)).
   returned: when PostgreSQL is involved
   type: dict
+  contains:
+    ok:
+      description: No segment is missing.
+      type: bool
+    first:
+      description: The first segment the oldest base backup needs.
+      type: str
+    last:
+      description: The newest archived segment on the current timeline's history.
+      type: str
+    timeline:
+      description: The timeline whose history was followed.
+      type: int
+    segments:
+      description: Number of segments from RV(wal_chain.first) to RV(wal_chain.last).
+      type: int
+    missing:
+      description: The missing segments (at most 50).
+      type: list
+      elements: str
+    missing_count:
+      description: How many segments are missing.
+      type: int
+    from_backup:
+      description: The oldest base backup, where the check starts.
+      type: str
 archiver:
   description: C(pg_stat_archiver) with a verdict (C(failing) is true when the last failure is newer than the last
     success).

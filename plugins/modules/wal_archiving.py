@@ -17,8 +17,14 @@ description:
     it and fails instead of reporting a change that has no effect.
   - Returns C(pg_stat_archiver) with a verdict, and with O(state=status) and O(repository) the WAL archive's chain
     check from the oldest base backup.
-  - The C(sevenp.dbops.wal_archiving) role installs the collection's archiver on the host and calls this module with
-    its commands.
+  - With O(archiver_dir), first installs the collection's WAL archiver there (an entry point, the few engine files it
+    imports, and its configuration with the repository and credentials, mode 0600, owned by O(pg_os_user)), checks
+    that the cluster's OS user can write, read and delete in the O(repository) with it, and uses it for
+    O(archive_command) and O(restore_command) unless they are given. Files are rewritten only when they differ.
+  - The archiver copies each WAL segment with its sha256 (fsync and atomic rename for a local repository), succeeds
+    when the same segment is already archived with the same content, refuses different content, and exits non-zero
+    on any failure so PostgreSQL keeps the segment and retries. Its restore command reports a segment missing only
+    when it truly is, and retries transient storage errors, then stops recovery, rather than ending it early.
 author:
   - sevenp platform team (@sevenp)
 extends_documentation_fragment:
@@ -54,12 +60,41 @@ options:
     default: enabled
   archive_command:
     description:
-      - The C(archive_command); required with O(state=enabled).
+      - The C(archive_command). With O(state=enabled), required unless O(archiver_dir) is given.
     type: str
   restore_command:
     description:
-      - The C(restore_command) recovery uses to fetch archived WAL.
+      - The C(restore_command) recovery uses to fetch archived WAL (by default the installed archiver's, with
+        O(archiver_dir)).
     type: str
+  archiver_dir:
+    description:
+      - Install the collection's WAL archiver in this directory (C(bin/), C(lib/), C(conf/)) and archive with it.
+      - Must be readable by O(pg_os_user); a directory under a private home directory is not.
+    type: path
+  archiver_python:
+    description:
+      - The Python that runs the archiver as the cluster's OS user (3.11 or later; boto3 for S3 repositories, on
+        Debian the C(python3-boto3) package). The host's system Python by default, because a virtualenv the OS user
+        cannot enter does not work.
+    type: path
+    default: /usr/bin/python3
+  archiver_config:
+    description:
+      - Path of the archiver's configuration file; C(<archiver_dir>/conf/archiver.json) by default. Use one per
+        cluster when several clusters on a host archive.
+    type: path
+  push_retry_seconds:
+    description:
+      - How long one archive attempt retries transient S3 errors before it fails (PostgreSQL then retries the
+        segment itself).
+    type: float
+    default: 30
+  fetch_retry_seconds:
+    description:
+      - How long the restore command retries transient S3 errors before it makes recovery stop with an error.
+    type: float
+    default: 600
   archive_timeout:
     description:
       - C(archive_timeout) in seconds (V(60)); forces a segment switch at least that often when there is traffic,
@@ -75,19 +110,27 @@ options:
       - Server log file for C(pg_ctl restart). By default the file the running postmaster logs to.
     type: path
 notes:
-  - O(repository) is optional here; it is used with O(state=status) to check the WAL archive for gaps.
+  - O(repository) is needed with O(archiver_dir); with O(state=status) it is used to check the WAL archive for gaps.
 seealso:
   - module: sevenp.dbops.backup
 """
 
 EXAMPLES = r"""
-- name: Archive WAL with the collection's archiver (what the wal_archiving role does)
+- name: Install the collection's archiver and archive WAL to S3 with it (what the wal_archiving role does)
   sevenp.dbops.wal_archiving:
     postgres_dsn: "{{ dbops_postgres_dsn }}"
     pgdata: /var/lib/postgresql/15/main
     pg_os_user: postgres
-    archive_command: /usr/bin/python3 /opt/sevenp-dbops/bin/dbops-wal-archive --config /opt/sevenp-dbops/conf/main.json push %p %f
-    restore_command: /usr/bin/python3 /opt/sevenp-dbops/bin/dbops-wal-archive --config /opt/sevenp-dbops/conf/main.json fetch %f %p
+    archiver_dir: /opt/sevenp-dbops
+    repository: s3://backups/education-platform
+    s3_access_key: "{{ vault_s3_access_key }}"
+    s3_secret_key: "{{ vault_s3_secret_key }}"
+    archive_timeout: "60"
+
+- name: Use an archive command of your own
+  sevenp.dbops.wal_archiving:
+    postgres_dsn: "{{ dbops_postgres_dsn }}"
+    archive_command: /usr/local/bin/ship-wal %p %f
 
 - name: Is archiving healthy and the archive gap-free?
   sevenp.dbops.wal_archiving:
@@ -126,6 +169,19 @@ wal_chain:
   description: The WAL archive's chain check (with O(state=status) and O(repository)).
   returned: when O(state=status) and O(repository) are given
   type: dict
+archive_command:
+  description: The archive command in force (or that would be).
+  returned: with O(state=enabled)
+  type: str
+restore_command:
+  description: The restore command in force (or that would be).
+  returned: with O(state=enabled)
+  type: str
+archiver_files:
+  description: Files of the archiver installation written (or that would be) by this run.
+  returned: always
+  type: list
+  elements: str
 queries:
   description: The statements run (or that would run, in check mode).
   returned: always
@@ -182,13 +238,19 @@ def argument_spec() -> dict:
         archive_timeout={"type": "str"},
         allow_restart={"type": "bool", "default": True},
         log_file={"type": "path"},
+        archiver_dir={"type": "path"},
+        archiver_python={"type": "path", "default": "/usr/bin/python3"},
+        archiver_config={"type": "path"},
+        push_retry_seconds={"type": "float", "default": 30},
+        fetch_retry_seconds={"type": "float", "default": 600},
     )
     return spec
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), required_if=[("state", "enabled", ("archive_command",))],
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(),
+                           required_if=[("state", "enabled", ("archive_command", "archiver_dir"), True)],
+                           required_by={"archiver_dir": "repository"}, supports_check_mode=True)
     module.no_log_values.update(connection_secrets(module.params))
     module.no_log_values.update(repository_secrets(module.params))
     if ENGINE_IMPORT_ERROR:
@@ -203,7 +265,9 @@ def main() -> None:
         restore_command=params["restore_command"], archive_timeout=params["archive_timeout"],
         pgdata=params["pgdata"], pg_bin_dir=params["pg_bin_dir"], pg_os_user=params["pg_os_user"],
         allow_restart=params["allow_restart"], log_file=params["log_file"], repository=repository,
-        check_mode=module.check_mode,
+        archiver_dir=params["archiver_dir"], archiver_python=params["archiver_python"],
+        archiver_config=params["archiver_config"], push_retry_seconds=params["push_retry_seconds"],
+        fetch_retry_seconds=params["fetch_retry_seconds"], check_mode=module.check_mode,
     )
     try:
         outcome = configure_archiving(request)

@@ -80,6 +80,8 @@ def run_module(module: str, args: dict, *extra: str, timeout: int = 300) -> Modu
     argv = [str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", module,
             "-a", json.dumps(args), *extra]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=ansible_env(), timeout=timeout)
-    marker = done.stdout.find("=> {")
+    # The result is the JSON after "localhost | STATUS => "; with -v and more, other lines come before it.
+    start = done.stdout.rfind("localhost | ")
+    marker = done.stdout.find("=> {", start) if start >= 0 else -1
     result = json.JSONDecoder().raw_decode(done.stdout[marker + 3:])[0] if marker >= 0 else {}
     return ModuleRun(done.returncode, done.stdout, done.stderr, result)

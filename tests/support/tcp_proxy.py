@@ -41,7 +41,7 @@ class TcpProxy:
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
-                client, _ = listener.accept()
+                client = listener.accept()[0]
             except OSError:
                 return
             try:

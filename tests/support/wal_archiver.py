@@ -1,24 +1,24 @@
-"""Install the collection's WAL archiver the way the wal_archiving role does, for engine-level tests.
+"""Install the collection's WAL archiver with the same engine code the wal_archiving module uses, for tests.
 
 The archiver runs as the cluster's OS user with the host's /usr/bin/python3 (the venv is under /root, which that
-user cannot enter), so the files go to a directory that user can read.
+user cannot enter), so it goes to a directory that user can read.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.archiver_install import (
+    ArchiverInstall,
+    install,
+)
 
 from .pg_cluster import PG_OS_USER, chown_to_pg_user
 
-ROOT = Path(__file__).resolve().parents[2]
-ROLE = ROOT / "roles" / "wal_archiving"
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -26,27 +26,26 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 class InstalledArchiver:
     base: Path
 
+    def spec(self, name: str = "archiver", config: dict | None = None) -> ArchiverInstall:
+        return ArchiverInstall(directory=str(self.base), python=SYSTEM_PYTHON,
+                               config_path=str(self.config_path(name)), config=config or {}, os_user=PG_OS_USER)
+
     @property
     def script(self) -> Path:
-        return self.base / "bin" / "dbops-wal-archive"
+        return Path(self.spec().script)
 
     def config_path(self, name: str = "archiver") -> Path:
         return self.base / "conf" / f"{name}.json"
 
     def write_config(self, config: dict, name: str = "archiver") -> Path:
-        path = self.config_path(name)
-        path.parent.mkdir(exist_ok=True)
-        os.chmod(path.parent, 0o755)
-        path.write_text(json.dumps(config))
-        os.chmod(path, 0o600)
-        chown_to_pg_user(path)
-        return path
+        install(self.spec(name, config))
+        return self.config_path(name)
 
     def archive_command(self, name: str = "archiver") -> str:
-        return f"{SYSTEM_PYTHON} {self.script} --config {self.config_path(name)} push %p %f"
+        return self.spec(name).archive_command()
 
     def restore_command(self, name: str = "archiver") -> str:
-        return f"{SYSTEM_PYTHON} {self.script} --config {self.config_path(name)} fetch %f %p"
+        return self.spec(name).restore_command()
 
     def destroy(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)
@@ -55,19 +54,6 @@ class InstalledArchiver:
 def install_archiver() -> InstalledArchiver:
     base = Path(tempfile.mkdtemp(prefix="dbops-archiver-"))
     os.chmod(base, 0o755)
-    variables = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
-    lib = base / "lib" / "ansible_collections" / "sevenp" / "dbops" / "plugins" / "module_utils"
-    for relative in variables["wal_archiving_engine_files"]:
-        target = lib / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / "plugins" / "module_utils" / relative, target)
-    (base / "bin").mkdir()
-    shutil.copy2(ROLE / "files" / "dbops-wal-archive", base / "bin" / "dbops-wal-archive")
-    for dirpath, dirnames, filenames in os.walk(base):
-        for name in dirnames:
-            os.chmod(os.path.join(dirpath, name), 0o755)
-        for name in filenames:
-            os.chmod(os.path.join(dirpath, name), 0o755 if name == "dbops-wal-archive" else 0o644)
     return InstalledArchiver(base)
 
 
@@ -77,6 +63,3 @@ def new_local_repository_dir() -> Path:
     os.chmod(path, 0o750)
     chown_to_pg_user(path)
     return path
-
-
-__all__ = ["InstalledArchiver", "install_archiver", "new_local_repository_dir", "PG_OS_USER"]

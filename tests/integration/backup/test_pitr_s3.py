@@ -22,6 +22,6 @@ def s3_cluster(archiver, s3_server):
 def test_pitr_to_name_time_and_lsn_s3(s3_cluster):
     marks = build_history(s3_cluster)
     # Every object in the bucket carries its sha256 as metadata.
-    base = [info for info in s3_cluster.repo.list("pg/base/")]
+    base = s3_cluster.repo.list("pg/base/")
     assert base and all(s3_cluster.repo.head(info.key).sha256 for info in base)
     restore_to_each_target(s3_cluster, marks)

@@ -87,3 +87,19 @@ def test_backfill_batch_size_override_and_rollback_forgets_progress(pg_db, migra
     query(pg_db, "UPDATE items SET counter = 0")
     assert run(pg_db, migrations).applied == ["2"]
     assert query(pg_db, "SELECT counter, count(*) FROM items GROUP BY counter") == [(1, 100)]
+
+
+def test_backfill_with_a_composite_key_and_percent_signs(pg_db, migrations):
+    write_set(migrations, "1_pairs", up="""
+        CREATE TABLE pairs (tenant int, id int, label text, PRIMARY KEY (tenant, id));
+        INSERT INTO pairs SELECT t, i, CASE WHEN i % 5 = 0 THEN 'x% done' END
+        FROM generate_series(1, 4) t, generate_series(1, 30) i;
+        """, down="DROP TABLE pairs;")
+    write_set(migrations, "2_label", up="SELECT 1;", down="SELECT 1;",
+              verify="SELECT 1 FROM pairs WHERE label NOT LIKE 'x%' GROUP BY () HAVING count(*) > 0",
+              manifest={"backfill": {"table": "public.pairs", "key": ["tenant", "id"],
+                                     "set": "label = 'x% ' || (id % 7)::text",
+                                     "where": "label IS NULL OR label NOT LIKE 'x%'", "batch_size": 11}})
+    assert run(pg_db, migrations).applied == ["1", "2"]
+    assert query(pg_db, "SELECT count(*) FROM pairs WHERE label LIKE 'x% done'") == [(24,)]
+    assert query(pg_db, "SELECT rows_done, last_key FROM dbops.backfill_progress") == [(96, ["4", "29"])]

@@ -172,3 +172,50 @@ def test_transaction_false_records_each_statement_and_resumes(pg_db, migrations)
     assert query(pg_db, "SELECT id FROM steps ORDER BY id") == [(1,), (2,), (3,), (99,)]
     ok = query(pg_db, "SELECT seq FROM dbops.migration_log WHERE version = '1' AND status = 'ok' ORDER BY seq")
     assert ok == [(1,), (2,), (3,), (4,)]
+
+
+def test_runner_killed_during_a_concurrent_index_build_is_cleaned_up_on_rerun(pg_db, migrations):
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.part_executor import statement_sha
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.sql_splitter import split_statements
+
+    up = """
+        CREATE TABLE acc (id int PRIMARY KEY, email text);
+        INSERT INTO acc VALUES (1, 'a'), (2, 'a');
+        CREATE UNIQUE INDEX CONCURRENTLY acc_email_key ON acc (email);
+        """
+    write_set(migrations, "1_acc", up=up, down="DROP TABLE acc;")
+    with pytest.raises(MigrationFailed):
+        run(pg_db, migrations)
+    # What a runner killed in the middle of statement 3 leaves: the statement marked running, an INVALID index.
+    with psycopg.connect(pg_db, autocommit=True) as conn, pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute("CREATE UNIQUE INDEX CONCURRENTLY acc_email_key ON acc (email)")
+    assert _invalid_indexes(pg_db) == [("acc_email_key",)]
+    stmt = split_statements(up)[2]
+    query(pg_db, "INSERT INTO dbops.statement_progress (version, direction, seq, statement_sha, status, "
+                 "invalid_before) VALUES ('1', 'up', 3, %s, 'running', '[]')", (statement_sha(stmt.sql),))
+    query(pg_db, "UPDATE dbops.schema_migrations SET status = 'running' WHERE version = '1'")
+    query(pg_db, "UPDATE acc SET email = 'b' WHERE id = 2")
+
+    result = run(pg_db, migrations)
+    assert result.applied == ["1"]
+    assert any("dropped INVALID index(es) public.acc_email_key" in w for w in result.warnings)
+    assert _invalid_indexes(pg_db) == []
+    assert query(pg_db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'acc_email_key'::regclass") == [(True,)]
+
+
+def test_rollback_stopped_part_way_is_finished_by_the_next_rollback(pg_cluster, pg_db, pg_db_name, migrations):
+    empty = pg_cluster.schema_dump(pg_db_name)
+    write_set(migrations, "1_t", up="CREATE TABLE t (id int PRIMARY KEY); CREATE INDEX CONCURRENTLY t_idx ON t (id);",
+              down="DROP INDEX CONCURRENTLY IF EXISTS t_idx; DROP TABLE t;")
+    run(pg_db, migrations)
+    query(pg_db, "CREATE TABLE blocker (t_id int REFERENCES t)")
+    with pytest.raises(MigrationFailed, match="rollback statement 2 .*other objects depend on it"):
+        run(pg_db, migrations, state="rolled_back", target="0")
+    assert ledger(pg_db)["1"][0] == "partial"
+    with pytest.raises(MigrationFailed, match="stopped part-way"):
+        run(pg_db, migrations)
+    query(pg_db, "DROP TABLE blocker")
+    assert run(pg_db, migrations, state="rolled_back", target="0").rolled_back == ["1"]
+    assert pg_cluster.schema_dump(pg_db_name) == empty
+    downs = query(pg_db, "SELECT seq, status FROM dbops.migration_log WHERE direction = 'down' ORDER BY id")
+    assert downs == [(1, "ok"), (2, "error"), (2, "ok")]

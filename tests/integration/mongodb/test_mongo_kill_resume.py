@@ -19,7 +19,7 @@ from tests.support.mongo_migrations import ledger_status, run, snapshot, write_m
 from tests.support.mongo_server import destroy_daemon, new_daemon
 
 RUNNER = Path(__file__).resolve().parents[2] / "support" / "engine_runner.py"
-DOCS = 1500
+DOCS = 1000
 
 CODE_MIGRATION = """
     BATCH_SIZE = 50

@@ -17,7 +17,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.
     database_digests,
     index_specs,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.dump import take_dump
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.dump import plan_dump, take_dump
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.storage.catalog import Catalog
 
 ODD_NAME = "odd name/é"
@@ -49,6 +49,10 @@ def seed(db) -> None:
 def test_dump_layout_and_round_trip(mongo_server, mclient, mongo_db_name, repo):
     source = mclient[mongo_db_name]
     seed(source)
+    planned = plan_dump(mongo_server, mongo_db_name)
+    assert planned["consistency"] in ("snapshot", "oplog") and planned["views"] == ["adults_view"]
+    assert planned["collections"] == sorted(["empty", "log", "people", ODD_NAME])
+    assert not list(repo.list(""))  # planning writes nothing
     record = take_dump(mongo_server, repo, mongo_db_name)
 
     assert record.consistency in ("snapshot", "oplog")

@@ -258,3 +258,15 @@ def test_target_matching_keeps_dotted_versions_exact(tmp_path, journal):
     with pytest.raises(DbopsError, match="quote it in YAML"):
         _run(root, executors, target="2024.01")  # what YAML makes of an unquoted 2024.010
     assert _run(root, executors, target="7", check_mode=True).applied == ["007"]
+
+
+def test_applied_version_without_files_is_reported_and_blocks_rolling_past_it(tree, journal):
+    pg, mongo = FakeExecutor("postgres", journal), FakeExecutor("mongodb", journal)
+    _run(tree, {"postgres": pg, "mongodb": mongo})
+    pg.entries["9"] = LedgerEntry("9", APPLIED, "abc")
+    status = _run(tree, {"postgres": pg, "mongodb": mongo}, state="status")
+    assert status.current == "9" and any("9: applied according to the ledger" in w for w in status.warnings)
+    with pytest.raises(IrreversibleMigration) as err:
+        _run(tree, {"postgres": pg, "mongodb": mongo}, state="rolled_back", target="1")
+    assert str(err.value).startswith("9: cannot roll back")
+    assert _steps(journal, "rollback") == []

@@ -87,3 +87,13 @@ def test_a_server_that_echoes_the_requested_time_supports_snapshots():
 ])
 def test_refused_or_silent_snapshot_reads_are_unsupported(reply):
     assert not interpret_snapshot_probe(Timestamp(10, 1), reply).supported
+
+
+def test_a_listed_oplog_is_enough_to_tail_it():
+    data = load("secantus_replset.json")
+    topo = classify_topology(data["hello"], repl_status=data["replSetGetStatus"],
+                             oplog_probe={"ok": 1, "present": True})
+    assert topo.oplog_readable and topo.oplog_first is None and topo.capture_mode == "oplog"
+    missing = classify_topology(data["hello"], repl_status=data["replSetGetStatus"],
+                                oplog_probe={"ok": 1, "present": False})
+    assert missing.capture_mode == "change_stream"

@@ -160,6 +160,15 @@ def install(spec: ArchiverInstall, *, check_mode: bool = False) -> InstallResult
             _write_if_different(base / LIB_ROOT / relative, inspect.getsource(module).encode(), 0o644, None, result,
                                 check_mode)
         _write_if_different(Path(spec.script), ENTRY_POINT.encode(), 0o755, None, result, check_mode)
+        repository = str(spec.config.get("repository") or "")
+        if repository.startswith("/") and not Path(repository).exists():
+            # A new local repository: the archiver (the cluster's OS user) writes into it.
+            result.changed = True
+            result.written.append(repository + "/")
+            if not check_mode:
+                Path(repository).mkdir(parents=True, mode=0o750)
+                if owner_ids is not None:
+                    os.chown(repository, *owner_ids)
         config = json.dumps({key: value for key, value in spec.config.items() if value not in (None, "")},
                             indent=2, sort_keys=True).encode() + b"\n"
         _write_if_different(Path(spec.config_file), config, 0o600, owner_ids, result, check_mode)

@@ -97,7 +97,7 @@ def _auto_conf_values(conn) -> dict[str, str]:
         "select name, setting from pg_file_settings where name = any(%s) and sourcefile like '%%postgresql.auto.conf'"
         " and error is null order by seqno", (list(MANAGED),),
     ).fetchall()
-    return {name: setting for name, setting in rows}
+    return dict(rows)
 
 
 def archiver_spec(request: ArchivingRequest) -> ArchiverInstall | None:

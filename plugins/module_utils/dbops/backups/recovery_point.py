@@ -13,6 +13,9 @@ from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.repository_options import RepositoryOptions
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import BackupError, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup import (
+    recovery_time as mongo_recovery_time,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres_backup.restore_point import (
     create_pg_recovery_point,
     planned_statements,
@@ -110,10 +113,6 @@ def create_recovery_point(request: RecoveryPointRequest) -> RecoveryPointResult:
 
 
 def _mongodb_point(request: RecoveryPointRequest, repo, timeout: float, queries: list[str]) -> dict[str, Any]:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup import (
-        recovery_time as mongo_recovery_time,
-    )
-
     record = mongo_recovery_time.take_recovery_time(request.mongodb_uri, repo, request.mongodb_database,
                                                     timeout_s=timeout)
     queries.append(f"cluster time of {request.mongodb_database}; change archive flushed past it")

@@ -24,12 +24,3 @@ class RepositoryOptions:
         return open_repository(self.url, s3_endpoint_url=self.s3_endpoint_url, s3_access_key=self.s3_access_key,
                                s3_secret_key=self.s3_secret_key, s3_region=self.s3_region,
                                retry_seconds=self.retry_seconds, local_owner=self.local_owner)
-
-    def archiver_config(self) -> dict:
-        """The WAL archiver's JSON configuration for this repository (holds the credentials)."""
-        config = {"repository": self.url}
-        for key in ("s3_endpoint_url", "s3_access_key", "s3_secret_key", "s3_region"):
-            value = getattr(self, key)
-            if value:
-                config[key] = value
-        return config

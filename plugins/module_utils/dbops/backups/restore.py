@@ -12,6 +12,7 @@ from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.repository_options import RepositoryOptions
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError, RestoreError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup import restore as mongo_restore
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres_backup.pitr_restore import (
     PgRestore,
     PgRestoreRequest,
@@ -140,15 +141,15 @@ def _mongodb_target(request: RestoreRequest, repo) -> Any:
 
 
 def _plan_mongodb(request: RestoreRequest, repo) -> Any:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup import restore as mongo_restore
-
     return mongo_restore.plan_restore(request.mongodb_uri, repo, request.mongodb_database,
                                       _mongodb_target(request, repo))
 
 
 def _restore_mongodb(request: RestoreRequest, repo, plan: Any) -> dict[str, Any]:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup import restore as mongo_restore
-
     outcome = mongo_restore.restore(request.mongodb_uri, repo, request.mongodb_database,
                                     _mongodb_target(request, repo), check_mode=request.check_mode, plan=plan)
-    return outcome if isinstance(outcome, dict) else asdict(outcome)
+    result = outcome.to_dict()
+    result["steps"] = list(plan.actions) if request.check_mode else [f"restored {plan.database} from dump "
+                                                                     f"{plan.backup_id}, replayed "
+                                                                     f"{outcome.applied_entries} change(s)"]
+    return result

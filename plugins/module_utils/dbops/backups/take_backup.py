@@ -116,8 +116,10 @@ def _check_cluster(catalog: Catalog, facts: ServerFacts, pgdata: str | None, che
         )
 
 
-def wal_health(repo: Repository, catalog: Catalog, conn=None) -> tuple[dict[str, Any], dict[str, Any] | None,
-                                                                          list[str]]:
+WalHealth = tuple[dict[str, Any], "dict[str, Any] | None", list[str]]
+
+
+def wal_health(repo: Repository, catalog: Catalog, conn=None) -> WalHealth:
     """(WAL chain report from the oldest base backup, pg_stat_archiver or None, warnings)."""
     warnings: list[str] = []
     bases = catalog.backups(engine="postgres", kind="base")

@@ -203,6 +203,14 @@ def _row(cells: list[object], header: bool = False) -> str:
     return "<tr>" + "".join(f"<{tag}>{html.escape(str(cell))}</{tag}>" for cell in cells) + "</tr>"
 
 
+def _fact(value) -> str:
+    if value in (None, "", {}):
+        return "-"
+    if isinstance(value, dict) and set(value) == {"t", "i"}:
+        return f"Timestamp({value['t']}, {value['i']})"
+    return str(value)
+
+
 def render_html(report: dict) -> str:
     ok = bool(report.get("verified")) and int(report.get("rpo_writes_lost", 1)) == 0
     verdict = "PASSED" if ok else "FAILED"
@@ -227,7 +235,7 @@ def render_html(report: dict) -> str:
         ("PostgreSQL restore (s)", restore.get("postgres_s")), ("MongoDB restore (s)", restore.get("mongodb_s")),
         ("repository", report.get("repository")),
     ]
-    fact_rows = "".join(_row([name, "-" if value in (None, "") else value]) for name, value in facts)
+    fact_rows = "".join(_row([name, _fact(value)]) for name, value in facts)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>DR drill {html.escape(str(report.get("run_id", "")))}: {verdict}</title>

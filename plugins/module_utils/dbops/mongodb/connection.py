@@ -55,9 +55,18 @@ def connect(uri: str, *, timeout_ms: int = 10_000, **options: Any):
     """A MongoClient checked with ping; ConnectionFailed says whether the server is unreachable or refused us."""
     require_driver()
     where = hosts_of(uri)
+    # Options written in the URI win over these defaults (keyword arguments would override the URI).
+    query = uri.split("?", 1)[1].lower() if "?" in uri else ""
+    given = {part.split("=", 1)[0] for part in query.replace(";", "&").split("&") if part}
+    defaults = {"serverSelectionTimeoutMS": timeout_ms, "connectTimeoutMS": timeout_ms, "appname": "sevenp.dbops"}
+    for name, value in defaults.items():
+        if name.lower() in given:
+            if name == "serverSelectionTimeoutMS":
+                timeout_ms = int(dict(p.split("=", 1) for p in query.split("&") if "=" in p)[name.lower()])
+            continue
+        options.setdefault(name, value)
     try:
-        client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
-                                     appname="sevenp.dbops", **options)
+        client = pymongo.MongoClient(uri, **options)
     except (pymongo_errors.ConfigurationError, pymongo_errors.InvalidURI, ValueError) as exc:
         raise ConnectionFailed(f"invalid MongoDB URI for {where}: {describe_error(exc)}") from exc
     try:

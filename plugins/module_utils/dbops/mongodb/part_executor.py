@@ -115,6 +115,7 @@ class MongoPartExecutor:
         self.lock: RunnerLock | None = None
         self._notes: list[str] = []  # warnings found before a call that has opts (lock takeover)
         self._parts: dict[tuple[str, str], YamlPart | PythonPart] = {}
+        self._preflight_done = False
 
     # ---- connection and lock -----------------------------------------------------------------------------------
 
@@ -272,8 +273,8 @@ class MongoPartExecutor:
         try:
             part.up(ReadOnlyDatabase(self.db), MigrationContext(env, log))
         except DbopsError as exc:
-            raise DbopsError(f"dry run of up() failed: {exc.message}", version=mset.version,
-                             path=part.path) from exc
+            raise type(exc)(f"dry run of up() failed: {exc.message}", version=mset.version,
+                            path=part.path) from exc
         except Exception as exc:
             raise MigrationFailed(f"dry run of up() failed: {_short(exc)}{user_line(exc, part.path)}",
                                   version=mset.version, path=part.path) from exc
@@ -325,9 +326,14 @@ class MongoPartExecutor:
 
     # ---- apply -----------------------------------------------------------------------------------------------------
 
-    def _require_primary(self, mset: MigrationSet) -> None:
+    def _require_primary(self, mset: MigrationSet, opts: RunOptions) -> None:
         topo = topology.detect(self.client)
         self.topology = topo
+        if not self._preflight_done:
+            self._preflight_done = True
+            for note in topology.preflight_notes(self.client):
+                if note not in opts.warnings:
+                    opts.warnings.append(note)
         if not topo.writable_primary:
             raise MigrationFailed(f"the MongoDB server {hosts_of(self.uri)} is not a writable primary; connect to "
                                   "the replica set (or its primary)", version=mset.version, path=mset.mongodb.path)
@@ -358,7 +364,7 @@ class MongoPartExecutor:
         self._flush_notes(opts)
         mset = migration_set
         part = self.load(mset)
-        self._require_primary(mset)
+        self._require_primary(mset, opts)
         self._check_lock()
         started = time.monotonic()
         record, resumed = self._start(mset, part, opts)
@@ -477,7 +483,7 @@ class MongoPartExecutor:
         self._flush_notes(opts)
         mset = migration_set
         self.ensure_reversible(mset)
-        self._require_primary(mset)
+        self._require_primary(mset, opts)
         self._check_lock()
         started = time.monotonic()
         entry = ledger.read(self.db, mset.version)

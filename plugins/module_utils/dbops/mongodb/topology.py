@@ -180,3 +180,28 @@ def oplog_window(client: Any) -> OplogWindow | None:
     except pymongo_errors.OperationFailure:
         return None
     return parse_oplog_window(first, last)
+
+
+# Below this, a long migration may outrun the oplog: a secondary that falls further behind needs a full resync.
+SHORT_OPLOG_WINDOW_S = 3600.0
+LAGGING_SECONDARY_S = 10.0
+
+
+def preflight_notes(client: Any) -> list[str]:
+    """What an operator should know before a migration writes to this deployment (replica sets only)."""
+    topo = detect(client)
+    if topo.kind != "replica_set":
+        return [f"MongoDB is a {topo.kind} deployment: " + "; ".join(topo.notes)] if topo.notes else []
+    notes = list(topo.notes)
+    status = repl_status(client)
+    notes += list(status.notes)
+    for member in status.members:
+        if member.lag_s is not None and member.lag_s > LAGGING_SECONDARY_S:
+            notes.append(f"secondary {member.name} is {member.lag_s:.0f}s behind the primary; the migration's "
+                         "writes add to that")
+    window = oplog_window(client)
+    if window is not None and window.seconds is not None and window.seconds < SHORT_OPLOG_WINDOW_S and \
+            status.available and len(status.members) > 1:
+        notes.append(f"the oplog covers only {window.seconds:.0f}s: a large migration can push a lagging "
+                     "secondary out of it (it would need a full resync)")
+    return [f"MongoDB replica set {topo.set_name}: {note}" for note in notes]

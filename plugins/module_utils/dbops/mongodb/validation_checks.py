@@ -58,7 +58,7 @@ def _int(spec: Spec, key: str) -> int | None:
 
 def parse_checks(raw: Any) -> list[Check]:
     """Raises SpecError with the check's position."""
-    if raw is None:
+    if not raw:  # absent, or an empty mapping/list
         return []
     items = raw if isinstance(raw, list) else [raw]
     checks = []

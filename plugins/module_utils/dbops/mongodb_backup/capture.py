@@ -53,7 +53,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.topology import (
     detect_topology,
-    oplog_bounds,
+    oplog_edge,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.storage.repository import Repository
 
@@ -120,6 +120,7 @@ class ChangeCapture:
         # state
         self.mode = ""
         self.chain_end = None  # end of the newest committed chunk (or the start point): where the next chunk starts
+        self.chain_end_wall = None
         self.position = None  # every change up to here has been read (buffered or committed)
         self.position_wall = None
         self.buffer: list[_Buffered] = []
@@ -130,6 +131,7 @@ class ChangeCapture:
         self.skip_at_position = 0
         self.tail_floor = None  # the open cursor's entries up to here were read by a bounded query instead
         self.history_point = None  # resuming is safe while the oldest oplog entry is not after this
+        self.fresh = False  # the archive of this database was empty: record where it starts once it is safe
         self.last_checkpoint = None
         self.last_checkpoint_at = 0.0
         self.stats = CaptureStats(database=database, mode="")
@@ -193,6 +195,7 @@ class ChangeCapture:
         if chunks:
             newest = max(chunks, key=lambda c: (c.end, c.start))
             self.chain_end, self.position, self.position_wall = newest.end, newest.end, newest.end_wall
+            self.chain_end_wall = newest.end_wall
             self.token = newest.resume_token if newest.mode == self.mode else None
             self.stats.resumed = True
         elif checkpoint is not None:
@@ -207,10 +210,8 @@ class ChangeCapture:
                 checkpoint.covered_until > history_point:
             history_point = checkpoint.covered_until  # nothing of ours happened in between: it was idle coverage
         self.history_point = history_point
-        self._check_history(client, topo, history_point)
         self.stats.resumed_from = ts_to_dict(self.position)
-        if not chunks and checkpoint is None:
-            self._checkpoint(force=True)  # records where the stream starts, before anything else happens
+        self.fresh = not chunks and checkpoint is None
         self._log("capture_resume", {"database": self.database, "mode": self.mode, "from": ts_text(self.position),
                                      "resumed": self.stats.resumed})
 
@@ -231,8 +232,7 @@ class ChangeCapture:
     def _check_history(self, client, topo, resume_point) -> None:
         if not topo.oplog_readable:
             return  # the server raises ChangeStreamHistoryLost itself; handled where the stream is read
-        bounds = oplog_bounds(client)
-        first = (bounds.get("first") or {}).get("ts")
+        first = (oplog_edge(client, oldest=True) or {}).get("ts")
         if first is not None and first > resume_point:
             raise CaptureHistoryLost(
                 f"cannot resume the change capture of {self.database} at {ts_text(resume_point)}: the oldest oplog "
@@ -246,8 +246,9 @@ class ChangeCapture:
         local = client.local
         with client.start_session(causal_consistency=False) as session:
             cursor_id = self._open_tail(local, session)
-            # pruning may have raced with opening the cursor: check again now that it is open
+            # checked once the cursor is open, so that pruning cannot slip in between check and open
             self._check_history(client, topo, self.history_point)
+            self._record_start()
             batch: list[Any] = []
             probe = None
             while True:
@@ -287,26 +288,29 @@ class ChangeCapture:
 
         SecantusDB 0.7 anchors a tailable oplog cursor at the newest entry when the cursor is registered, after the
         initial scan: entries written in between are in neither the first batch nor any getMore. So once the cursor
-        is open, the entries up to the newest one are read again with a plain bounded query, and the tail's own
-        entries up to there are ignored. Harmless on mongod, where the tail would have delivered the same entries.
+        is open, everything after what was taken is read once more with a plain query, and the tail's own entries up
+        to the newest one that query returned are ignored. Harmless on mongod, where the tail delivers the same
+        entries. (Every query of SecantusDB's oplog reads all of it: a cursor open costs two such reads.)
         """
-        # Several entries can share one ts (SecantusDB logs a transaction's writes that way). Reopening in the
-        # middle of such a group starts at its ts again and skips the members already taken.
-        self.skip_at_position = self.seen_at_position
-        operator = "$gte" if self.seen_at_position else "$gt"
-        reply = local.command({"find": "oplog.rs", "filter": {"ts": {operator: self.position}}, "tailable": True,
+        # Several entries can share one ts (SecantusDB logs a transaction's writes that way). Reading again from the
+        # middle of such a group starts at its ts and skips the members already taken.
+        reply = local.command({"find": "oplog.rs", "filter": {"ts": self._after_position()}, "tailable": True,
                                "awaitData": True, "batchSize": 1000}, codec_options=RAW_CODEC, session=session)
         for raw in reply["cursor"]["firstBatch"]:
             self._take_oplog_entry(raw)
-        oplog = local.get_collection("oplog.rs", codec_options=RAW_CODEC)
-        newest = oplog.find_one({}, {"ts": 1}, sort=[("$natural", -1)], session=session)
         self.tail_floor = None
-        if newest is not None and newest["ts"] > self.position:
-            for raw in oplog.find({"ts": {"$gt": self.position, "$lte": newest["ts"]}}, session=session,
-                                  batch_size=1000):
-                self._take_oplog_entry(raw)
-            self.tail_floor = newest["ts"]
+        newest = None
+        oplog = local.get_collection("oplog.rs", codec_options=RAW_CODEC)
+        for raw in oplog.find({"ts": self._after_position()}, session=session, batch_size=1000):
+            self._take_oplog_entry(raw)
+            newest = raw["ts"]
+        self.tail_floor = newest
         return reply["cursor"]["id"]
+
+    def _after_position(self) -> dict[str, Any]:
+        """The ts filter for "after what was taken"; sets up skipping the taken members of a same-ts group."""
+        self.skip_at_position = self.seen_at_position
+        return {"$gte": self.position} if self.seen_at_position else {"$gt": self.position}
 
     def _take_oplog_entry(self, raw, *, from_tail: bool = False) -> None:
         ts = raw["ts"]
@@ -324,7 +328,9 @@ class ChangeCapture:
     # ------------------------------------------------------------------------------------------ change stream
     def _run_change_stream(self, client, topo, should_stop: Callable[[], str]) -> str:
         db = client[self.database]
+        self._check_history(client, topo, self.history_point)
         stream = self._open_stream(db)
+        self._record_start()
         probe = None
         try:
             while True:
@@ -384,6 +390,16 @@ class ChangeCapture:
         self.token = token
 
     # ---------------------------------------------------------------------------------------- chunks, coverage
+    def _record_start(self) -> None:
+        """The first checkpoint of a new archive says where it starts (nothing was buffered yet that is ours to lose:
+        the buffer is committed before any later checkpoint)."""
+        if self.fresh:
+            archive.write_checkpoint(self.repo, archive.Checkpoint(
+                database=self.database, covered_until=self.chain_end, covered_wall=None, chain_end=self.chain_end,
+                mode=self.mode, updated_at=iso(_now()), writer={"host": socket.gethostname(), "pid": os.getpid()},
+            ))
+            self.fresh = False
+
     def _server_time(self, client) -> tuple[Any, Any]:
         hello = client.admin.command("hello")
         return hello["$clusterTime"]["clusterTime"], aware(hello["localTime"])
@@ -425,7 +441,7 @@ class ChangeCapture:
             first_ts=items[0].ts, last_ts=items[-1].ts, start_wall=None, end_wall=end_wall, mode=self.mode,
             resume_token=items[-1].token,
         )
-        self.chain_end = end
+        self.chain_end, self.chain_end_wall = end, end_wall
         self.buffer = self.buffer[take:]
         self.buffer_bytes = sum(len(item.raw) for item in self.buffer)
         self.buffer_since = time.monotonic()
@@ -435,19 +451,22 @@ class ChangeCapture:
         self._checkpoint(force=True)
 
     def _checkpoint(self, *, force: bool = False) -> None:
-        """Record how far the archive reaches; only claims what is committed (nothing may be buffered)."""
-        if self.buffer:
-            return
-        if self.position is None or (self.last_checkpoint is not None and self.position == self.last_checkpoint):
+        """Record how far the archive reaches, claiming only what is committed.
+
+        With nothing buffered, every change up to position is stored (ours in chunks, the rest not ours); with
+        changes buffered (a continuous write load always has some), only the end of the newest chunk is.
+        """
+        covered, wall = (self.chain_end, self.chain_end_wall) if self.buffer else (self.position, self.position_wall)
+        if covered is None or (self.last_checkpoint is not None and covered <= self.last_checkpoint):
             return
         if not force and time.monotonic() - self.last_checkpoint_at < self.checkpoint_interval_s:
             return
         archive.write_checkpoint(self.repo, archive.Checkpoint(
-            database=self.database, covered_until=self.position, covered_wall=self.position_wall,
+            database=self.database, covered_until=covered, covered_wall=wall,
             chain_end=self.chain_end, mode=self.mode, updated_at=iso(_now()),
             writer={"host": socket.gethostname(), "pid": os.getpid()},
         ))
-        self.last_checkpoint, self.last_checkpoint_at = self.position, time.monotonic()
+        self.last_checkpoint, self.last_checkpoint_at = covered, time.monotonic()
 
 
 def _wall(value) -> Any:

@@ -51,7 +51,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.topology import (
     Topology,
     detect_topology,
-    oplog_bounds,
+    oplog_edge,
     probe_snapshot_reads,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.update_diff import oplog_delta
@@ -270,10 +270,10 @@ def _read_database(client, topo: Topology, database: str, infos: list[dict[str, 
     stream = None
     if mode == "oplog":
         # The newest visible entry before the first read: every change the reads may miss comes after it.
-        bounds = oplog_bounds(client)
-        if bounds.get("ok") != 1 or bounds.get("last") is None:
-            raise BackupError(f"cannot read local.oplog.rs to start the dump of {database}")
-        window.start = bounds["last"]["ts"]
+        newest = oplog_edge(client, oldest=False)
+        if newest is None:
+            raise BackupError(f"local.oplog.rs is empty: cannot anchor the dump of {database}")
+        window.start = newest["ts"]
     elif mode == "change_stream":
         hello = client.admin.command("hello")
         window.start = hello["$clusterTime"]["clusterTime"]
@@ -357,24 +357,39 @@ def _write_bson(path: Path, docs) -> int:
 
 
 def _oplog_window(client, database: str, start) -> tuple[Any, Any, list[dict[str, Any]]]:
-    bounds = oplog_bounds(client)
-    last = bounds.get("last")
-    if bounds.get("ok") != 1 or last is None:
-        raise BackupError(f"cannot read local.oplog.rs to finish the dump of {database}")
-    end = last["ts"]
-    end_wall = aware(last["wall"]) if last.get("wall") else None
-    oplog = client.local.get_collection("oplog.rs", codec_options=DOC_CODEC)
-    entries = [entry for entry in oplog.find({"ts": {"$gt": start, "$lte": end}}, batch_size=5000)
-               if _belongs(entry, database)]
-    # Pruning removes the oldest entries first: if the oldest is still at or before start, none of ours was lost.
-    first = oplog_bounds(client).get("first")
-    if first is None or first["ts"] > start:
+    """The database's entries after start, up to the newest entry now (the consistency point); one oplog read.
+
+    start is an entry that existed when the dump began. It must still be there: the oplog is pruned oldest first,
+    so while start is present no entry after it has gone; if it is gone, changes in the window may be lost.
+    """
+    oplog = client.local.get_collection("oplog.rs", codec_options=RAW_CODEC)
+    entries: list[dict[str, Any]] = []
+    start_present, end, end_wall = False, start, None
+    for raw in oplog.find({"ts": {"$gte": start}}, batch_size=5000):
+        ts = raw["ts"]
+        if ts == start:
+            start_present, end_wall = True, raw.get("wall")
+            continue
+        end, end_wall = ts, raw.get("wall")
+        if _belongs_raw_entry(raw, database):
+            entries.append(bson.decode(raw.raw, codec_options=DOC_CODEC))
+    if not start_present:
         raise BackupError(
-            f"the oplog rolled over during the dump of {database}: its oldest entry is now "
-            f"{ts_text(first['ts'] if first else None)}, after the dump's start {ts_text(start)}; enlarge the oplog "
-            "or dump when there is less write traffic"
+            f"the oplog rolled over during the dump of {database}: its entry at the dump's start {ts_text(start)} is "
+            "gone, so changes made while the collections were read may be lost; enlarge the oplog or dump when "
+            "there is less write traffic"
         )
-    return end, end_wall, entries
+    return end, aware(end_wall) if end_wall else None, entries
+
+
+def _belongs_raw_entry(raw, database: str) -> bool:
+    ns = raw.get("ns") or ""
+    if raw.get("op") == "n":
+        return False
+    if ns.startswith(database + "."):
+        return True
+    return raw.get("op") == "c" and ns == "admin.$cmd" and "applyOps" in (raw.get("o") or {}) and any(
+        (op.get("ns") or "").startswith(database + ".") for op in raw["o"]["applyOps"])
 
 
 def _change_stream_window(client, database: str, stream, start) -> tuple[Any, Any, list[dict[str, Any]]]:

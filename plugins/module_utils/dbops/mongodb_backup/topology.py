@@ -67,8 +67,9 @@ def classify_topology(hello: dict[str, Any], *, build_info: dict[str, Any] | Non
     """Topology from server replies.
 
     hello: the hello (or isMaster) reply. build_info: buildInfo's reply. repl_status: replSetGetStatus's reply, or its
-    error reply ({"ok": 0, "code": ...}). oplog_probe: {"first": <oldest entry or None>, "last": <newest or None>} when
-    local.oplog.rs could be read, or {"ok": 0, "code": ...} when reading it failed; None when not tried.
+    error reply ({"ok": 0, "code": ...}). oplog_probe: {"present": bool} from listing the local database, or
+    {"first": <oldest entry or None>, "last": <newest or None>} when local.oplog.rs was read, or
+    {"ok": 0, "code": ...} when that failed; None when not tried.
     """
     topo = Topology(kind="standalone")
     topo.server_version = (build_info or {}).get("version")
@@ -105,6 +106,8 @@ def classify_topology(hello: dict[str, Any], *, build_info: dict[str, Any] | Non
             topo.oplog_readable = True
             topo.oplog_first = first.get("ts")
             topo.oplog_last = last.get("ts")
+        elif probe_code is None and oplog_probe.get("present"):
+            topo.oplog_readable = True
         elif probe_code == UNAUTHORIZED:
             topo.notes.append("local.oplog.rs is not readable by this user; changes come from a change stream")
         else:
@@ -120,18 +123,24 @@ def _reply_or_error(call) -> dict[str, Any]:
 
 
 def oplog_bounds(client) -> dict[str, Any]:
-    """The oldest and newest oplog entries (their ts), or an error reply."""
-    oplog = client.local["oplog.rs"]
-
-    def read() -> dict[str, Any]:
-        first = oplog.find_one({}, {"ts": 1, "wall": 1}, sort=[("$natural", 1)])
-        last = oplog.find_one({}, {"ts": 1, "wall": 1}, sort=[("$natural", -1)])
-        return {"ok": 1, "first": first, "last": last}
-
-    return _reply_or_error(read)
+    """The oldest and newest oplog entries (their ts and wall), or an error reply."""
+    return _reply_or_error(lambda: {"ok": 1, "first": oplog_edge(client, oldest=True),
+                                    "last": oplog_edge(client, oldest=False)})
 
 
-def detect_topology(client) -> Topology:
+def oplog_edge(client, *, oldest: bool) -> dict[str, Any] | None:
+    """The oldest (or newest) oplog entry's ts and wall."""
+    return client.local["oplog.rs"].find_one({}, {"ts": 1, "wall": 1}, sort=[("$natural", 1 if oldest else -1)])
+
+
+def oplog_present(client) -> dict[str, Any]:
+    """Whether local.oplog.rs exists and local may be listed: a cheap probe (on SecantusDB every query of the oplog
+    reads all of it, seconds at 100,000 entries)."""
+    return _reply_or_error(lambda: {"ok": 1, "present": "oplog.rs" in client.local.list_collection_names()})
+
+
+def detect_topology(client, *, with_oplog_bounds: bool = False) -> Topology:
+    """with_oplog_bounds: also read the oldest and newest oplog entries (two full oplog reads on SecantusDB)."""
     require_driver()
     hello = client.admin.command("hello")
     build_info = _reply_or_error(lambda: client.admin.command("buildInfo"))
@@ -140,7 +149,7 @@ def detect_topology(client) -> Topology:
         repl_status = _reply_or_error(lambda: client.admin.command("replSetGetStatus"))
     probe = None
     if hello.get("setName") or (repl_status and repl_status.get("ok") == 1):
-        probe = oplog_bounds(client)
+        probe = oplog_bounds(client) if with_oplog_bounds else oplog_present(client)
     return classify_topology(hello, build_info=build_info, repl_status=repl_status, oplog_probe=probe)
 
 

@@ -40,42 +40,44 @@ def _column(name: str) -> str:
 
 
 def batch_query(backfill: Backfill, batch_size: int, resume: bool) -> Any:
-    """The composed batch statement; parameters: the last key's values (when resuming), version, name."""
-    table_parts = _split_name(backfill.table)
-    table = sql.Identifier(*table_parts)
-    relname = sql.Identifier(table_parts[-1])
+    """The composed batch statement. Named parameters: k0..kN (the last key done, when resuming), version, name.
+
+    The next batch is a key range: (last key, upper], where upper is the key of the batch_size-th row still to
+    migrate. The UPDATE then works on that range by the key's index, like a hand-written keyset loop; no row is
+    locked twice (no SELECT ... FOR UPDATE) and no join is needed.
+    """
+    table = sql.Identifier(*_split_name(backfill.table))
     keys = [sql.Identifier(_column(k)) for k in backfill.key]
-    aliases = [sql.Identifier(f"__dbops_k{i}") for i in range(len(keys))]
-    conditions = []
-    if resume:
-        conditions.append(sql.SQL("({}) > ({})").format(sql.SQL(", ").join(keys),
-                                                        sql.SQL(", ").join(sql.Placeholder() * len(keys))))
-    if backfill.where:
-        # The set and where expressions are SQL written by the migration's author, like postgres.up.sql.
-        conditions.append(sql.SQL("({})").format(sql.SQL(backfill.where)))
-    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
+    key_list = sql.SQL(", ").join(keys)
+    key_row = sql.SQL("({})").format(key_list)
+    after = sql.SQL("{} > ({})").format(key_row, sql.SQL(", ").join(
+        sql.Placeholder(f"k{i}") for i in range(len(keys))))
+    # The set and where expressions are SQL written by the migration's author, like postgres.up.sql; a % in them
+    # (modulo, LIKE patterns) must not be read as a parameter placeholder.
+    user_where = sql.SQL("({})").format(sql.SQL(backfill.where.replace("%", "%%"))) if backfill.where else None
+    bound_conditions = [c for c in (after if resume else None, user_where) if c is not None]
+    bound_where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(bound_conditions) if bound_conditions else sql.SQL("")
+    update_conditions = [c for c in (after if resume else None,
+                                     sql.SQL("{} <= (SELECT {} FROM upper)").format(key_row, key_list),
+                                     user_where) if c is not None]
     return sql.SQL(
-        "WITH batch AS (SELECT {select_keys} FROM {table}{where} ORDER BY {order} LIMIT {limit} FOR UPDATE), "
-        "updated AS (UPDATE {table} SET {set} FROM batch WHERE ({target_keys}) = ({batch_keys}) RETURNING 1), "
+        "WITH bound AS (SELECT {keys} FROM {table}{bound_where} ORDER BY {keys} LIMIT {limit}), "
+        "upper AS (SELECT {keys} FROM bound ORDER BY {keys_desc} LIMIT 1), "
+        "updated AS (UPDATE {table} SET {set} WHERE {update_where} RETURNING 1), "
         "checkpoint AS (UPDATE dbops.backfill_progress SET "
-        "last_key = COALESCE((SELECT jsonb_build_array({key_texts}) FROM batch ORDER BY {order_desc} LIMIT 1), "
-        "last_key), rows_done = rows_done + (SELECT count(*) FROM updated), "
-        "batches = batches + (SELECT least(count(*), 1) FROM batch), "
-        "updated_at = now() WHERE version = {version} AND name = {name} RETURNING last_key) "
-        "SELECT (SELECT count(*) FROM batch), (SELECT count(*) FROM updated), (SELECT last_key FROM checkpoint)"
+        "last_key = COALESCE((SELECT jsonb_build_array({key_texts}) FROM upper), last_key), "
+        "rows_done = rows_done + (SELECT count(*) FROM updated), batches = batches + (SELECT count(*) FROM upper), "
+        "updated_at = now() WHERE version = %(version)s AND name = %(name)s RETURNING last_key) "
+        "SELECT (SELECT count(*) FROM bound), (SELECT count(*) FROM updated), (SELECT last_key FROM checkpoint)"
     ).format(
-        select_keys=sql.SQL(", ").join(sql.SQL("{} AS {}").format(keys[i], aliases[i]) for i in range(len(keys))),
+        keys=key_list,
         table=table,
-        where=where,
-        order=sql.SQL(", ").join(keys),
+        bound_where=bound_where,
         limit=sql.Literal(batch_size),
-        set=sql.SQL(backfill.set),
-        target_keys=sql.SQL(", ").join(sql.SQL("{}.{}").format(relname, k) for k in keys),
-        batch_keys=sql.SQL(", ").join(sql.SQL("batch.{}").format(a) for a in aliases),
-        key_texts=sql.SQL(", ").join(sql.SQL("{}::text").format(a) for a in aliases),
-        order_desc=sql.SQL(", ").join(sql.SQL("{} DESC").format(a) for a in aliases),
-        version=sql.Placeholder(),
-        name=sql.Placeholder(),
+        keys_desc=sql.SQL(", ").join(sql.SQL("{} DESC").format(k) for k in keys),
+        set=sql.SQL(backfill.set.replace("%", "%%")),
+        update_where=sql.SQL(" AND ").join(update_conditions),
+        key_texts=sql.SQL(", ").join(sql.SQL("{}::text").format(k) for k in keys),
     )
 
 
@@ -84,9 +86,9 @@ def describe(backfill: Backfill, batch_size: int) -> str:
     key = ", ".join(backfill.key)
     where = f" AND ({backfill.where})" if backfill.where else ""
     # Shown to people (plans, the statement log), never executed.
-    return (f"-- backfill {backfill.name}: batches of {batch_size} by ({key}), checkpointed in "  # noqa: S608
-            f"dbops.backfill_progress\nUPDATE {backfill.table} SET {backfill.set} WHERE ({key}) IN (SELECT {key} "
-            f"FROM {backfill.table} WHERE ({key}) > (<last key done>){where} ORDER BY {key} LIMIT {batch_size})")
+    return (f"-- backfill {backfill.name}: batches of {batch_size} rows by ({key}), each committed with its "  # noqa: S608
+            f"checkpoint in dbops.backfill_progress\nUPDATE {backfill.table} SET {backfill.set} WHERE ({key}) > "
+            f"(<last key done>) AND ({key}) <= (<key of the {batch_size}th row after it>){where}")
 
 
 def progress(conn: Any, version: str, name: str) -> tuple[str, list[str] | None, int, int] | None:
@@ -113,9 +115,11 @@ def run_backfill(conn: Any, version: str, backfill: Backfill, *, batch_size: int
     next_query = batch_query(backfill, batch_size, resume=True)
     while True:
         def one_batch(_attempt: int, key=last_key) -> tuple[int, int, list[str] | None]:
+            params = {"version": version, "name": backfill.name}
             if key is None:
-                return conn.execute(first_query, (version, backfill.name)).fetchone()
-            return conn.execute(next_query, (*key, version, backfill.name)).fetchone()
+                return conn.execute(first_query, params).fetchone()
+            params.update({f"k{i}": value for i, value in enumerate(key)})
+            return conn.execute(next_query, params).fetchone()
 
         selected, updated, last_key = retry(one_batch)
         if not selected:

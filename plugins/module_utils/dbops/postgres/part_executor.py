@@ -69,7 +69,8 @@ class _StatementFailed(Exception):
         self.error = error
 
 
-def _sha(text: str) -> str:
+def statement_sha(text: str) -> str:
+    """Fingerprint of a statement recorded with its progress, to notice a file changed under a half-done part."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
@@ -321,6 +322,10 @@ class PostgresPartExecutor:
     def plan_apply(self, migration_set: MigrationSet, opts: RunOptions) -> list[str]:
         part = migration_set.postgres
         statements = self.statements(migration_set, "up", opts)
+        if self._done_for_plan(migration_set.version, "down"):
+            raise MigrationFailed("a rollback of this set stopped part-way (some of postgres.down.sql ran): run the "
+                                  "rollback again (state rolled_back) to finish it before applying the set",
+                                  version=migration_set.version, path=self._path(migration_set, "down"))
         self._guard(migration_set, statements, opts)
         done = self._done_for_plan(migration_set.version, "up")
         planned = [s.sql for s in statements if s.index not in done]
@@ -507,7 +512,7 @@ class PostgresPartExecutor:
         by_index = {s.index: s for s in statements}
         for seq, row in progress.items():
             stmt = by_index.get(seq)
-            if stmt is None or row.statement_sha != _sha(stmt.sql):
+            if stmt is None or row.statement_sha != statement_sha(stmt.sql):
                 raise MigrationFailed(
                     f"recorded progress (statement {seq}) does not match the file any more; the part was partly "
                     "run with different SQL: restore the file, or repair the database and dbops.statement_progress",
@@ -515,6 +520,9 @@ class PostgresPartExecutor:
         started = time.monotonic()
         if direction == "up":
             self._record(mset, RUNNING, opts, keep_started=bool(progress))
+        else:
+            # Killed part-way, the part is neither applied nor rolled back: the ledger must not say "applied".
+            self._record(mset, RUNNING, opts, error="rollback in progress", keep_started=True)
         log: list[ledger.LogEntry] = []
         try:
             for transactional, group in self._segments(part, statements):
@@ -561,8 +569,8 @@ class PostgresPartExecutor:
             try:
                 for stmt in group:
                     self._execute_logged(mset, stmt, direction, number, attempt_log)
-                ledger.mark_progress(self.conn, mset.version, direction, [(s.index, _sha(s.sql)) for s in group],
-                                     "done")
+                ledger.mark_progress(self.conn, mset.version, direction,
+                                     [(s.index, statement_sha(s.sql)) for s in group], "done")
                 ledger.write_log(self.conn, opts.run_id, earlier + attempt_log)
                 self.conn.execute("COMMIT")
             except BaseException:
@@ -592,7 +600,7 @@ class PostgresPartExecutor:
                     "found complete after an interrupted run")])
                 return
         before = self._invalid_indexes() if watch_indexes else None
-        ledger.mark_progress(self.conn, mset.version, direction, [(stmt.index, _sha(stmt.sql))], "running",
+        ledger.mark_progress(self.conn, mset.version, direction, [(stmt.index, statement_sha(stmt.sql))], "running",
                              invalid_before=before)
         attempts: list[ledger.LogEntry] = []
 
@@ -622,7 +630,7 @@ class PostgresPartExecutor:
                    entries: list[ledger.LogEntry]) -> None:
         self.conn.execute("BEGIN")
         try:
-            ledger.mark_progress(self.conn, mset.version, direction, [(stmt.index, _sha(stmt.sql))], "done")
+            ledger.mark_progress(self.conn, mset.version, direction, [(stmt.index, statement_sha(stmt.sql))], "done")
             ledger.write_log(self.conn, opts.run_id, entries)
             self.conn.execute("COMMIT")
         except BaseException:

@@ -173,4 +173,3 @@ def take_base_backup(dsn: str, repo: Repository, facts: ServerFacts, options: Ba
         },
     )
     return BaseBackupResult(record=record, commands=commands, duration_ms=int((time.monotonic() - clock) * 1000))
-

@@ -110,7 +110,7 @@ def read_auto_conf(path: Path) -> dict[str, str]:
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
-        key, _, value = line.partition("=")
+        key, _sep, value = line.partition("=")
         value = value.strip()
         if value.startswith("'") and value.endswith("'") and len(value) >= 2:
             value = value[1:-1].replace("''", "'").replace("\\\\", "\\")

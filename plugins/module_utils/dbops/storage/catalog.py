@@ -88,7 +88,7 @@ class BackupRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BackupRecord:
-        known = {name for name in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{key: value for key, value in data.items() if key in known})
 
     def object_infos(self) -> list[ObjectInfo]:
@@ -106,7 +106,7 @@ class RecoveryPointRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecoveryPointRecord:
-        known = {name for name in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
@@ -125,7 +125,7 @@ class ArchiveRange:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ArchiveRange:
-        known = {name for name in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{key: value for key, value in data.items() if key in known})
 
 

@@ -54,6 +54,7 @@ def _load_boto() -> None:
     boto3 = boto3_module
     botocore = sys.modules["botocore"]
 
+
 CHUNK = 1024 * 1024
 SIDECAR_SUFFIX = ".dbops-sha256"
 TMP_PREFIX = ".dbops-tmp-"
@@ -332,7 +333,7 @@ class LocalRepository(Repository):
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         # Walk only the directory the prefix points into, not the whole repository.
-        head, _, _ = prefix.rpartition("/")
+        head = prefix.rpartition("/")[0]
         start = self.root.joinpath(*PurePosixPath(head).parts) if head else self.root
         found: list[ObjectInfo] = []
         if not start.is_dir():
@@ -566,7 +567,7 @@ class S3Repository(Repository):
 
 def parse_s3_url(url: str) -> tuple[str, str]:
     rest = url[len("s3://"):]
-    bucket, _, prefix = rest.partition("/")
+    bucket, _sep, prefix = rest.partition("/")
     if not bucket:
         raise RepositoryError(f"invalid S3 repository URL {url!r}: expected s3://bucket/prefix")
     return bucket, prefix.strip("/")
