@@ -26,6 +26,47 @@ class Outcome:
     lock_held_s: float | None = None  # the single UPDATE: how long its transaction held the row locks
     batches: int | None = None
     stopped: str | None = None  # why the run did not finish (it was stopped after --max-seconds)
+    batch_times: str | None = None  # the engine: how long its batch statements took (first, median, max)
+
+
+class BatchTimer:
+    """Times the engine's batch statements from the outside (by wrapping psycopg's Cursor.execute for the run),
+    so a slow backfill shows whether every batch is slow or only some (a plan that scans the whole table)."""
+
+    # The batch statement moves the checkpoint in dbops.backfill_progress in a CTE (WITH ...).
+    MARKERS = ("backfill_progress SET", "WITH")
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._original = None
+
+    def __enter__(self) -> BatchTimer:
+        original = self._original = psycopg.Cursor.execute
+        timer = self
+
+        def execute(cursor, query, *args, **kwargs):
+            text = query if isinstance(query, str) else repr(query)
+            if not all(marker in text for marker in timer.MARKERS):
+                return original(cursor, query, *args, **kwargs)
+            started = time.perf_counter()
+            try:
+                return original(cursor, query, *args, **kwargs)
+            finally:
+                timer.seconds.append(time.perf_counter() - started)
+
+        psycopg.Cursor.execute = execute
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        psycopg.Cursor.execute = self._original
+
+    def summary(self) -> str | None:
+        if not self.seconds:
+            return None
+        ordered = sorted(self.seconds)
+        return (f"{len(ordered)} batch statements: first {self.seconds[0]:.3f} s, median "
+                f"{ordered[len(ordered) // 2]:.3f} s, max {ordered[-1]:.3f} s, "
+                f"slowest 10 together {sum(ordered[-10:]):.1f} s")
 
 
 class Deadline:
@@ -74,7 +115,7 @@ def engine_backfill(dsn: str, migrations_dir: Path, deadline: Deadline) -> Outco
 
     stopped = None
     started = time.perf_counter()
-    with deadline:
+    with deadline, BatchTimer() as timer:
         try:
             result = engine.run(engine.RunRequest(migrations_dir=str(migrations_dir), state="applied",
                                                   target="latest", postgres_dsn=dsn))
@@ -88,7 +129,8 @@ def engine_backfill(dsn: str, migrations_dir: Path, deadline: Deadline) -> Outco
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         progress = conn.execute("SELECT * FROM dbops.backfill_progress").fetchone()
     return Outcome(seconds=elapsed, rows=progress["rows_done"],
-                   batches=progress.get("batches", progress.get("batches_done")), stopped=stopped)
+                   batches=progress.get("batches", progress.get("batches_done")), stopped=stopped,
+                   batch_times=timer.summary())
 
 
 def single_update(dsn: str) -> Outcome:

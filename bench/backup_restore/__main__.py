@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +34,7 @@ from bench.backup_restore.promotion import wait_promoted  # noqa: E402
 from bench.backup_restore.server_log import read_recovery_log  # noqa: E402
 from bench.support import machine, results_table  # noqa: E402
 from bench.support.external_tools import ensure_debian_packages  # noqa: E402
-from tests.support.pg_cluster import PgCluster, chown_to_pg_user  # noqa: E402
+from tests.support.pg_cluster import PgCluster, as_pg_user, chown_to_pg_user  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
 TARGET_BACKUP_RATIO = 0.6
@@ -56,6 +57,9 @@ class Measured:
     restore_files_runs: list[float] = field(default_factory=list)
     # The restored server's own account of each recovery (server_log.py).
     recovery_logs: list[str] = field(default_factory=list)
+    # restore_command alone, per 16 MiB segment (median of the fetches, measure_fetch()).
+    fetch_s: float | None = None
+    fetch_runs: list[float] = field(default_factory=list)
     # sevenp.dbops only: the same backup without its pg_verifybackup step (verify: false), per round.
     backup_unverified_runs: list[float] = field(default_factory=list)
     rows_after_restore: int | None = None
@@ -74,6 +78,34 @@ def _contenders(args: argparse.Namespace, work_dir: Path, source: PgCluster) -> 
     if args.only in (None, "pgbackrest"):
         chosen.append(PgBackRest(work_dir, source))
     return chosen
+
+
+def measure_fetch(contenders: list, results: dict, work_dir: Path, count: int = 12) -> None:
+    """The restore_command alone: each contender fetches the same archived segments (interleaved), as the cluster's
+    OS user, into a scratch directory. Recovery calls it once per segment, serially with replay."""
+    source_of_names = next((c for c in contenders if hasattr(c, "archived_segments")), None)
+    if source_of_names is None:
+        return
+    segments = source_of_names.archived_segments()[-count - 2:-2]
+    scratch = work_dir / "fetch-scratch"
+    scratch.mkdir()
+    chown_to_pg_user(scratch)
+    for segment in segments:
+        for contender in contenders:
+            destination = scratch / f"{contender.name}-{segment}"
+            t0 = time.monotonic()
+            done = subprocess.run(as_pg_user(contender.fetch_command(segment, str(destination))),
+                                  capture_output=True, text=True, check=False)
+            elapsed = time.monotonic() - t0
+            if done.returncode != 0:
+                results[contender.name].notes.append(f"fetch of {segment} failed: {done.stderr.strip()[:300]}")
+                continue
+            results[contender.name].fetch_runs.append(elapsed)
+            destination.unlink(missing_ok=True)
+    for contender in contenders:
+        runs = results[contender.name].fetch_runs
+        if runs:
+            results[contender.name].fetch_s = statistics.median(runs)
 
 
 def _log(message: str) -> None:
@@ -147,6 +179,7 @@ def run(args: argparse.Namespace) -> dict:
         source.cluster.stop()
         workload.freeze_archiving(work_dir)
 
+        measure_fetch(contenders, results, work_dir)
         for round_no in range(1, args.repeat + 1):
             for contender in contenders:
                 measured = results[contender.name]
@@ -195,29 +228,28 @@ def render(report: dict) -> str:
     results = {r["name"]: r for r in report["results"]}
     ours = results.get("sevenp.dbops", {})
     ref = results.get("pgBackRest", {})
-    rows = []
-    for label, key, target in (("full backup (s)", "backup_s", TARGET_BACKUP_RATIO),
-                               ("PITR restore to named point, until promoted (s)", "restore_s", TARGET_RESTORE_RATIO)):
-        mine, theirs = ours.get(key), ref.get(key)
+
+    def compared(label: str, mine: float | None, theirs: float | None, target: float | None) -> list[str]:
         verdict = "-"
-        if mine is not None and theirs:
+        if target is not None and mine is not None and theirs:
             verdict = "met" if mine / theirs <= target else "MISSED"
-        rows.append([label, results_table.seconds(mine), results_table.seconds(theirs),
-                     results_table.ratio(mine, theirs), f"<= {target:.1f}x", verdict])
+        return [label, results_table.seconds(mine), results_table.seconds(theirs), results_table.ratio(mine, theirs),
+                f"<= {target:.1f}x" if target is not None else "-", verdict]
+
     unverified = statistics.median(ours["backup_unverified_runs"]) if ours.get("backup_unverified_runs") else None
+    rows = [compared("full backup (s)", ours.get("backup_s"), ref.get("backup_s"), TARGET_BACKUP_RATIO)]
     if unverified is not None:
-        theirs = ref.get("backup_s")
-        rows.insert(1, ["  same, with verify: false (s)", results_table.seconds(unverified), "-",
-                        results_table.ratio(unverified, theirs), f"<= {TARGET_BACKUP_RATIO:.1f}x",
-                        "-" if not theirs else ("met" if unverified / theirs <= TARGET_BACKUP_RATIO else "MISSED")])
+        rows.append(compared("  same, with verify: false (s)", unverified, ref.get("backup_s"), TARGET_BACKUP_RATIO))
+    rows.append(compared("PITR restore to named point, until promoted (s)", ours.get("restore_s"),
+                         ref.get("restore_s"), TARGET_RESTORE_RATIO))
+    rows.append(compared("  of which files laid down before start (s)", ours.get("restore_files_s"),
+                         ref.get("restore_files_s"), None))
+    rows.append(compared("restore_command, one 16 MiB WAL segment (s)", ours.get("fetch_s"), ref.get("fetch_s"),
+                         None))
     size_row = ["backup size in repository (MiB)"]
     for entry in (ours, ref):
         size_row.append("-" if entry.get("backup_bytes") is None else f"{entry['backup_bytes'] / 2**20:.0f}")
     rows.append([*size_row, "-", "-", "-"])
-    files_row = ["  of which files laid down before start (s)"]
-    for entry in (ours, ref):
-        files_row.append(results_table.seconds(entry.get("restore_files_s")))
-    rows.insert(2, [*files_row, results_table.ratio(ours.get("restore_files_s"), ref.get("restore_files_s")), "-", "-"])
     facts = report["facts"]
     lines = [
         f"backup/restore benchmark: pgbench scale {facts['scale']} "

@@ -98,6 +98,15 @@ class Dbops:
                                      pgdata=str(self.source.datadir), pg_bin_dir=str(PG_BIN_DIR), verify=False))
         self.phases["backup, verify=false"] = times.rows()
 
+    def archived_segments(self) -> list[str]:
+        return sorted(p.name for p in (self.repo / "pg" / "wal").iterdir()
+                      if len(p.name) == 24 and not p.name.endswith(".dbops-sha256"))
+
+    def fetch_command(self, segment: str, destination: str) -> list[str]:
+        """restore_command for one segment, as PostgreSQL runs it (as the cluster's OS user)."""
+        install = self._install()
+        return [install.python, install.script, "--config", install.config_file, "fetch", segment, destination]
+
     def repository_bytes(self) -> int:
         """Size of the newest base backup in the repository."""
         backups = sorted(p for p in (self.repo / "pg" / "base").iterdir() if p.is_dir())
@@ -138,8 +147,8 @@ class Dbops:
         self.phases["restore"] = times.rows()
         if not any(note.startswith("restore steps") for note in self.notes):
             self.notes.append(f"restore steps: {'; '.join(result.steps)}")
-        started = dict((label, secs) for label, _, secs in times.rows())
+        started = {row[0]: row[2] for row in times.rows()}
         return started.get("start -> promoted (WAL replay)") and (
-            sum(secs for label, _, secs in times.rows() if label in (
+            sum(row[2] for row in times.rows() if row[0] in (
                 "plan (target, backup, WAL chain)", "fetch backup objects to staging", "extract + pg_verifybackup",
                 "recovery settings", "stop + swap data directories")))

@@ -55,7 +55,7 @@ class PgBackRest:
 
     def _run(self, *args: str) -> None:
         argv = as_pg_user(["pgbackrest", f"--config={self.config}", f"--stanza={STANZA}", *args])
-        done = subprocess.run(argv, capture_output=True, text=True)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"pgbackrest {' '.join(args)} failed (exit {done.returncode}): "
                                f"{done.stdout}{done.stderr}")
@@ -66,6 +66,11 @@ class PgBackRest:
 
     def backup(self) -> None:
         self._run("--type=full", "backup")
+
+    def fetch_command(self, segment: str, destination: str) -> list[str]:
+        """restore_command for one segment, as pgBackRest's restore writes it (archive-get)."""
+        return ["pgbackrest", f"--config={self.config}", f"--stanza={STANZA}", f"--pg1-path={self.source.datadir}",
+                "archive-get", segment, destination]
 
     def repository_bytes(self) -> int:
         """Size of the newest backup set in the repository."""

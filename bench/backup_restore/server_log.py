@@ -17,7 +17,7 @@ LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \w+ \[\d+\] (?:LOG|
 @dataclass
 class RecoveryLog:
     segments: int = 0
-    recovery_s: float | None = None  # "starting point-in-time recovery" -> "ready to accept connections"
+    recovery_s: float | None = None  # "starting point-in-time recovery" -> "archive recovery complete"
     startup_s: float | None = None  # first line -> "starting point-in-time recovery" (history probes, ...)
     per_segment_s: float | None = None
     redo_elapsed_s: float | None = None  # PostgreSQL's own "redo done ... elapsed"
@@ -27,8 +27,8 @@ class RecoveryLog:
             return "-" if value is None else f"{value:.2f}"
 
         return (f"{self.segments} segments restored, {fmt(self.per_segment_s)} s per segment, startup "
-                f"{fmt(self.startup_s)} s, recovery to promotion {fmt(self.recovery_s)} s (redo itself "
-                f"{fmt(self.redo_elapsed_s)} s)")
+                f"{fmt(self.startup_s)} s, recovery until 'archive recovery complete' {fmt(self.recovery_s)} s "
+                f"(redo itself {fmt(self.redo_elapsed_s)} s)")
 
 
 def read_recovery_log(path: Path) -> RecoveryLog:
@@ -50,7 +50,7 @@ def read_recovery_log(path: Path) -> RecoveryLog:
             started = moment
         elif message.startswith("restored log file") and started is not None:
             restored.append(moment)
-        elif message.startswith("database system is ready to accept connections") and started is not None:
+        elif message.startswith("archive recovery complete") and started is not None:
             ready = moment
         elif message.startswith("redo done"):
             elapsed = re.search(r"elapsed: ([\d.]+) s", message)

@@ -244,6 +244,12 @@ wal_chain:
     from_backup:
       description: The oldest base backup, where the check starts.
       type: str
+    current_wal:
+      description: The WAL segment the server is writing now (the archive's goal).
+      type: str
+    segments_behind:
+      description: Complete segments between the newest archived one and RV(wal_chain.current_wal).
+      type: int
 archiver:
   description: C(pg_stat_archiver) with a verdict (C(failing) is true when the last failure is newer than the last
     success).

@@ -57,7 +57,8 @@ def run_playbook(playbook: str, variables: dict, workdir: Path, *extra: str, tim
     vars_file.write_text(json.dumps(variables))
     argv = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(ROOT / "playbooks" / playbook),
             "-e", f"@{vars_file}", "-e", "dbops_target=localhost", *extra]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=ansible_env(), timeout=timeout)
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=ansible_env(),
+                          timeout=timeout, check=False)
     new_reports = sorted(set(report_dir.glob("*.json")) - before) if report_dir.exists() else []
     report = json.loads(new_reports[-1].read_text()) if new_reports else None
     return PlaybookRun(done.returncode, done.stdout, done.stderr, report)
@@ -79,7 +80,8 @@ def run_module(module: str, args: dict, *extra: str, timeout: int = 300) -> Modu
     """ansible localhost -m <module> -a '<json args>' [--check] [--diff]; the result parsed from its JSON."""
     argv = [str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", module,
             "-a", json.dumps(args), *extra]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=ansible_env(), timeout=timeout)
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=ansible_env(),
+                          timeout=timeout, check=False)
     # The result is the JSON after "localhost | STATUS => "; with -v and more, other lines come before it.
     start = done.stdout.rfind("localhost | ")
     marker = done.stdout.find("=> {", start) if start >= 0 else -1

@@ -25,4 +25,3 @@ def dbops_vars(pg_db: str, samples: Path, tmp_path: Path) -> dict:
         "dbops_lock_timeout": "2s",
         "dbops_runner_lock_timeout": 30,
     }
-

@@ -59,7 +59,7 @@ def test_dr_drill_restores_both_databases_to_the_point_with_rpo_zero(drill_env):
     done = subprocess.run(
         [str(Path(os.environ["ANSIBLE_PYTHON_INTERPRETER"]).parent / "ansible-playbook"), "-i", "localhost,",
          "-c", "local", "playbooks/dr_drill.yml", "-e", f"@{vars_file}", "-e", "dbops_target=localhost"],
-        cwd=ROOT, capture_output=True, text=True, timeout=170,
+        cwd=ROOT, capture_output=True, text=True, timeout=170, check=False,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]

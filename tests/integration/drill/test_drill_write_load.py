@@ -57,7 +57,7 @@ def test_load_acknowledges_every_write_and_a_point_splits_them(spec):
     assert status["stopped_by"] == "stop file"
     acks = AckLog(spec.ack_log).acks()
     pg_rows, exists, in_recovery = postgres_sequences(spec.postgres_dsn, spec.table, spec.run_id)
-    mongo_docs, _ = mongodb_sequences(spec.mongodb_uri, spec.mongodb_database, spec.collection, spec.run_id)
+    mongo_docs = mongodb_sequences(spec.mongodb_uri, spec.mongodb_database, spec.collection, spec.run_id)[0]
     acked = {db: {ack.seq for ack in acks if ack.db == db} for db in ("postgres", "mongodb")}
     assert exists and not in_recovery
     assert acked["postgres"] <= pg_rows and acked["mongodb"] <= mongo_docs
@@ -76,8 +76,8 @@ def test_load_acknowledges_every_write_and_a_point_splits_them(spec):
     # Remove what came after the point (what a restore to the point does): now it verifies, with RPO 0.
     after = {db: {seq for seq, fate in fates[db].items() if fate in ("overshoot", "in_flight_kept")}
              for db in fates}
-    result, _ = verify(acks, {}, {db: seqs - after[db] for db, seqs in (("postgres", pg_rows),
-                                                                        ("mongodb", mongo_docs))}, mark)
+    restored = {db: seqs - after[db] for db, seqs in (("postgres", pg_rows), ("mongodb", mongo_docs))}
+    result = verify(acks, {}, restored, mark)[0]
     assert result.verified and result.rpo_writes_lost == 0
 
 

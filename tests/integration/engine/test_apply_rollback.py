@@ -42,7 +42,7 @@ def test_apply_all_then_rerun_changes_nothing(pg_db, migrations):
     assert result.pending == []
     assert [s["status"] for s in result.sets] == ["applied"] * 3
     assert any("CREATE SCHEMA content" in q for q in result.queries)
-    assert {v: s for v, (s, _) in ledger(pg_db).items()} == {
+    assert {v: s for v, (s, _error) in ledger(pg_db).items()} == {
         "2024.001": "applied", "2024.002": "applied", "2024.010": "applied"}
     logged = query(pg_db, "SELECT count(*) FROM dbops.migration_log WHERE direction = 'up' AND status = 'ok'")
     assert logged == [(7,)]
@@ -68,7 +68,7 @@ def test_rollback_to_a_version_and_to_zero_gives_identical_schema(pg_cluster, pg
     to_zero = run(pg_db, migrations, state="rolled_back", target="0")
     assert to_zero.rolled_back == ["2024.001"] and to_zero.current == "0"
     assert pg_cluster.schema_dump(pg_db_name) == empty
-    assert {s for s, _ in ledger(pg_db).values()} == {"rolled_back"}
+    assert {s for s, _error in ledger(pg_db).values()} == {"rolled_back"}
 
     # Nothing left to roll back; and everything can be applied again.
     assert run(pg_db, migrations, state="rolled_back", target="0").changed is False
@@ -115,8 +115,8 @@ def test_drift_fails_naming_the_version_unless_allowed(pg_db, migrations):
     assert any("2024.002" in w and "drift" in w for w in allowed.warnings)
 
 
-def test_rollback_refuses_before_changing_anything_when_a_down_is_missing(pg_cluster, pg_db, pg_db_name,
-                                                                         migrations):
+def test_rollback_refuses_before_changing_anything_when_a_down_is_missing(
+        pg_cluster, pg_db, pg_db_name, migrations):
     _three_sets(migrations)
     (migrations / "2024.002_content" / "postgres.down.sql").unlink()
     run(pg_db, migrations)

@@ -121,7 +121,7 @@ def test_dump_layout_and_round_trip(mongo_server, mclient, mongo_db_name, repo):
 
 
 def _renamed(digests):
-    return {name: digest for name, digest in digests.items()}
+    return dict(digests.items())
 
 
 def test_corrupted_dump_is_detected_before_anything_is_touched(mongo_server, mclient, mongo_db_name, repo):

@@ -68,8 +68,8 @@ def test_pitr_to_a_point_between_two_writes(mongo_server, mclient, mongo_db_name
     assert docs(db) == expected
 
 
-def test_targets_outside_the_archive_fail_clearly_and_touch_nothing(mongo_server, mclient, mongo_db_name, repo,
-                                                                   start_capture):
+def test_targets_outside_the_archive_fail_clearly_and_touch_nothing(
+        mongo_server, mclient, mongo_db_name, repo, start_capture):
     db = mclient[mongo_db_name]
     db.items.insert_many([{"_id": i} for i in range(5)])
     dumped = take_dump(mongo_server, repo, mongo_db_name)
@@ -108,3 +108,47 @@ def test_flush_until_names_the_archive_reach_when_capture_is_not_running(mongo_s
     point = current_cluster_time(mongo_server, mongo_db_name)
     with pytest.raises(BackupError, match="did not reach .* is the change capture running"):
         flush_until(repo, mongo_db_name, point["cluster_time"], timeout_s=0.5)
+
+
+def test_recovery_point_under_a_continuous_write_load(mongo_server, mclient, mongo_db_name, repo, start_capture):
+    """Something is always buffered while writes keep coming: the archive's reach must still move past the point."""
+    import threading
+
+    db = mclient[mongo_db_name]
+    db.load.insert_one({"_id": -1})
+    take_dump(mongo_server, repo, mongo_db_name)
+    capture = start_capture(repo, mongo_db_name)
+    stop = threading.Event()
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            db.load.insert_one({"_id": i})
+            i += 1
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        time.sleep(0.5)
+        point = take_recovery_time(mongo_server, repo, mongo_db_name, timeout_s=20)
+        assert point["archived_until"]["t"] * 2**32 + point["archived_until"]["i"] >= \
+            point["cluster_time"]["t"] * 2**32 + point["cluster_time"]["i"]
+        expected = db.load.count_documents({"_id": {"$lte": _last_id_at(mclient, mongo_db_name, point)}})
+    finally:
+        stop.set()
+        writer.join()
+    flush_until(repo, mongo_db_name, current_cluster_time(mongo_server, mongo_db_name)["cluster_time"])
+    capture.stop()
+    result = restore.restore(mongo_server, repo, mongo_db_name, point, target_database=mongo_db_name + "_rp")
+    assert result.verified
+    assert mclient[mongo_db_name + "_rp"].load.count_documents({}) == expected
+
+
+def _last_id_at(client, database: str, point: dict) -> int:
+    """The highest _id inserted at or before the point, from the oplog (inserts are sequential)."""
+    from bson import Timestamp
+
+    ts = Timestamp(point["cluster_time"]["t"], point["cluster_time"]["i"])
+    last = client.local["oplog.rs"].find_one({"ns": f"{database}.load", "op": "i", "ts": {"$lte": ts}},
+                                             sort=[("$natural", -1)])
+    return last["o"]["_id"]

@@ -88,3 +88,19 @@ def test_restore_command_comes_from_the_archive_command(tmp_path):
     conf = tmp_path / "postgresql.auto.conf"
     conf.write_text("# Do not edit\narchive_mode = 'on'\narchive_command = 'a ''b'' %p'\narchive_mode = 'always'\n")
     assert read_auto_conf(conf) == {"archive_mode": "always", "archive_command": "a 'b' %p"}
+
+
+def test_segments_a_restore_abandoned_do_not_hide_a_gap_or_fake_one(tmp_path):
+    """Timeline 1 went on to segment 6 after timeline 2 branched off in segment 3 (a restore to an earlier point):
+    recovery along timeline 2 reads 1:2, 2:3, 2:4, and 1:5 / 1:6 are not on its way."""
+    repo = open_repository(str(tmp_path / "repo"))
+    catalog = Catalog(repo)
+    catalog.add_backup(backup(1, "0/2000028", "0/2000100", "2026-01-01T00:00:00.000000Z"))
+    for name in ("000000010000000000000002", "000000010000000000000003", "000000010000000000000005",
+                 "000000010000000000000006", "000000020000000000000003", "000000020000000000000004"):
+        repo.put_bytes(f"pg/wal/{name}", b"wal")
+    repo.put_bytes("pg/wal/00000002.history", b"1\t0/3000100\tno recovery target specified\n")
+    plan = plan_restore(repo, catalog, resolve_target(catalog, target_time="2026-01-01T00:05:00Z"))
+    assert (plan.required_first, plan.required_last) == ("000000010000000000000002", "000000020000000000000004")
+    with pytest.raises(RestoreError, match="after the newest archived WAL"):
+        plan_restore(repo, catalog, resolve_target(catalog, target_lsn="0/5000100"))

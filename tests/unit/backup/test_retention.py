@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import RepositoryError
@@ -64,3 +66,17 @@ def test_keep_one_expires_older_backups_and_only_unneeded_archive(tmp_path):
 def test_keep_must_be_positive(tmp_path):
     with pytest.raises(RepositoryError):
         plan_retention(Catalog(open_repository(str(tmp_path))), keep=0)
+
+
+def test_objects_of_interrupted_backups_are_removed_once_old(tmp_path):
+    repo = open_repository(str(tmp_path / "repo"))
+    catalog = Catalog(repo)
+    catalog.add_backup(base(repo, 1, 2))
+    repo.put_bytes("pg/base/postgres-base-20200101T000000000000Z-abcdef/base.tar.zst", b"left behind")
+    fresh = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    repo.put_bytes(f"pg/base/postgres-base-{fresh}-123456/base.tar.zst", b"in progress")
+    plan = plan_retention(catalog, keep=1)
+    assert plan.orphans == ["pg/base/postgres-base-20200101T000000000000Z-abcdef/base.tar.zst"]
+    apply_retention(catalog, plan)
+    assert repo.head(plan.orphans[0]) is None
+    assert repo.head(f"pg/base/postgres-base-{fresh}-123456/base.tar.zst") is not None

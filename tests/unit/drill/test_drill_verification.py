@@ -59,27 +59,27 @@ def test_exact_restore_verifies_with_rpo_zero():
 
 
 def test_a_missing_acknowledged_write_is_lost_and_counted_in_the_rpo():
-    result, _ = verify(_acks(), {}, {"postgres": set(range(1, 15)), "mongodb": set(range(1, 6))}, MARK)
+    result = verify(_acks(), {}, {"postgres": set(range(1, 15)), "mongodb": set(range(1, 6))}, MARK)[0]
     assert not result.verified
     assert result.rpo_writes_lost == 1
     assert result.databases["postgres"].lost_examples == [15]
 
 
 def test_a_write_after_the_point_that_came_back_is_an_overshoot():
-    result, _ = verify(_acks(), {}, {"postgres": set(range(1, 16)), "mongodb": set(range(1, 7))}, MARK)
+    result = verify(_acks(), {}, {"postgres": set(range(1, 16)), "mongodb": set(range(1, 7))}, MARK)[0]
     assert not result.verified and result.rpo_writes_lost == 0
     assert result.databases["mongodb"].overshoot == 1
 
 
 def test_a_hole_in_the_restored_sequence_is_out_of_order():
     acks = [pg(seq, "0/1000000", "0/1000008") for seq in range(1, 6)]
-    result, _ = verify(acks, {}, {"postgres": {1, 2, 4, 5}}, MARK)
+    result = verify(acks, {}, {"postgres": {1, 2, 4, 5}}, MARK)[0]
     assert result.databases["postgres"].out_of_order == 2
     assert result.databases["postgres"].lost == 1
 
 
 def test_nothing_restored_at_all_is_not_verified():
-    result, _ = verify(_acks(), {}, {"postgres": set(), "mongodb": set()}, MARK)
+    result = verify(_acks(), {}, {"postgres": set(), "mongodb": set()}, MARK)[0]
     assert not result.verified
     assert result.rpo_writes_lost == 20
     assert result.rpo_seconds > 0

@@ -17,6 +17,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup import dump as mongo_dump
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal_position import (
     parse_lsn,
+    parse_segment_name,
     segment_number,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres_backup.base_backup import (
@@ -126,10 +127,15 @@ def wal_health(repo: Repository, catalog: Catalog, conn=None) -> WalHealth:
     seg = int(bases[0].details.get("wal_segment_size", 16 * 1024 * 1024)) if bases else 16 * 1024 * 1024
     archive = WalArchive.scan(repo, seg)
     start = segment_number(parse_lsn(bases[0].details["start_lsn"]), seg) if bases else None
-    chain = check_chain(repo, archive, start).as_dict()
+    try:
+        chain = check_chain(repo, archive, start).as_dict()
+    except DbopsError as exc:  # e.g. a timeline whose history file is not archived yet
+        chain = {"ok": False, "missing": [], "missing_count": 0, "error": exc.message}
     if bases:
         chain["from_backup"] = bases[0].backup_id
-    if not chain["ok"]:
+    if chain.get("error"):
+        warnings.append(f"the WAL chain could not be checked: {chain['error']}")
+    elif not chain["ok"]:
         warnings.append(f"WAL archive gap: {chain['missing_count']} segment(s) missing after base backup "
                         f"{bases[0].backup_id}, first {chain['missing'][:3]}; point-in-time recovery across "
                         "them is impossible")
@@ -142,6 +148,16 @@ def wal_health(repo: Repository, catalog: Catalog, conn=None) -> WalHealth:
             warnings.append(f"WAL archiving is failing: {status['failed_count']} failures, last on "
                             f"{status['last_failed_wal']} at {status['last_failed_time']} (last success: "
                             f"{status['last_archived_wal']} at {status['last_archived_time']})")
+        if not conn.execute("select pg_is_in_recovery()").fetchone()[0]:
+            # "Up to now": how far the archive is behind the segment the server is writing.
+            current = conn.execute("select pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
+            chain["current_wal"] = current
+            if chain.get("last"):
+                behind = parse_segment_name(current, seg)[1] - parse_segment_name(chain["last"], seg)[1] - 1
+                chain["segments_behind"] = max(behind, 0)
+                if behind > 2 and status["archive_mode"] != "off":
+                    warnings.append(f"the WAL archive ends at {chain['last']}, {behind} complete segment(s) behind "
+                                    f"the server's current {current}")
     return chain, status, warnings
 
 

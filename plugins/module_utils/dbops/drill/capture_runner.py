@@ -26,39 +26,9 @@ def _status_path(work_dir: str) -> Path:
     return Path(work_dir) / STATUS_FILE
 
 
-def _capture_class():
-    """ChangeCapture, with its checkpoint also advanced while writes keep arriving.
-
-    ChangeCapture writes its checkpoint (what flush_until, and so the recovery point, waits for) only when nothing
-    is buffered. Under a continuous write load, such as the drill's, something is always buffered, the checkpoint
-    stays where the capture started, and the recovery point times out although the committed chunks already reach
-    past it. Until the capture does this itself, the drill's capture checkpoints the end of its committed chunks
-    (a claim as safe as the one ChangeCapture makes: everything up to there is stored).
-    """
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup import archive
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.capture import ChangeCapture
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.storage.catalog import iso, utc_now
-
-    class DrillChangeCapture(ChangeCapture):
-        def _checkpoint(self, *, force: bool = False) -> None:
-            if not self.buffer:
-                super()._checkpoint(force=force)
-                return
-            committed = self.chain_end
-            if committed is None or (self.last_checkpoint is not None and committed <= self.last_checkpoint):
-                return
-            archive.write_checkpoint(self.repo, archive.Checkpoint(
-                database=self.database, covered_until=committed, covered_wall=None, chain_end=committed,
-                mode=self.mode, updated_at=iso(utc_now()), writer={"pid": os.getpid(), "by": "dr_drill"},
-            ))
-            self.last_checkpoint, self.last_checkpoint_at = committed, time.monotonic()
-
-    return DrillChangeCapture
-
-
 def run_capture(uri: str, repository, database: str, work_dir: str, max_seconds: float) -> dict:
     """Capture until the stop file appears or max_seconds pass; the summary is also written to the status file."""
-    capture_class = _capture_class()
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.capture import ChangeCapture
 
     Path(work_dir).mkdir(parents=True, exist_ok=True)
     _status_path(work_dir).unlink(missing_ok=True)
@@ -76,7 +46,7 @@ def run_capture(uri: str, repository, database: str, work_dir: str, max_seconds:
     watcher.start()
     summary: dict = {"started_at": time.time()}
     try:
-        stats = capture_class(uri, repository, database).run(stop, max_seconds=max_seconds)
+        stats = ChangeCapture(uri, repository, database).run(stop, max_seconds=max_seconds)
         summary["stats"] = asdict(stats) if is_dataclass(stats) else dict(vars(stats))
     except DbopsError as exc:
         summary["error"] = str(exc)

@@ -43,7 +43,7 @@ class DependencyGraph:
         heapq.heapify(ready)
         order = []
         while ready:
-            _, version = heapq.heappop(ready)
+            version = heapq.heappop(ready)[1]
             order.append(version)
             for dependent in self.dependents[version]:
                 remaining[dependent] -= 1

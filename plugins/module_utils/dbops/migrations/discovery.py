@@ -64,7 +64,8 @@ def _check_versions(sets: list[MigrationSet]) -> list[MigrationSet]:
 
 def _native_set(directory: Path) -> MigrationSet:
     match = NATIVE_DIR.match(directory.name)
-    assert match is not None
+    if match is None:  # callers only pass directories NATIVE_DIR matched
+        raise MigrationFormatError(f"{directory.name} is not named <version>_<slug>", path=directory)
     version, slug = match.group(1), match.group(2)
     files: dict[str, Path] = {}
     # os.scandir, not Path.iterdir: discovery of hundreds of sets is part of every run's fixed cost.

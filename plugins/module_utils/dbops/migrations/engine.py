@@ -151,7 +151,7 @@ def run(request: RunRequest, *, executors: dict[str, PartExecutor] | None = None
             return result
         _execute(plan, coordinator, result)
         ledgers = {name: executor.ledger() for name, executor in executors.items()}
-        result.after, _, result.pending = _current(sets, ledgers, plan.orphans)
+        result.after, _applied_now, result.pending = _current(sets, ledgers, plan.orphans)
         result.current = result.after
         result.queries[:] = [mask_secrets(q) for q in result.queries]
         return result
@@ -190,4 +190,3 @@ def _execute(plan: Plan, coordinator: Coordinator, result: RunResult) -> None:
             result.applied.append(action.version)
         else:
             result.rolled_back.append(action.version)
-

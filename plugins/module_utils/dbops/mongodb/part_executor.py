@@ -240,7 +240,7 @@ class MongoPartExecutor:
         entry = ledger.read(self.db, mset.version)
         if entry is None or entry.get("status") not in HALF_DONE or entry.get("checksum") != mset.mongodb.checksum:
             return {}
-        return {i: rec for i, rec in enumerate(entry.get("ops") or [])}
+        return dict(enumerate(entry.get("ops") or []))
 
     def plan_apply(self, migration_set: MigrationSet, opts: RunOptions) -> list[str]:
         self._flush_notes(opts)
@@ -461,7 +461,8 @@ class MongoPartExecutor:
         if isinstance(part, YamlPart):
             checks = part.checks + checks
         elif part.validate is not None:
-            env = self._batch_env(mset, part, "validate", opts)
+            # validate() only reads: its ctx keeps no checkpoints and commits nothing (ctx.dry_run is true).
+            env = self._batch_env(mset, part, "validate", opts, dry_run=True)
             try:
                 ok = part.validate(self.db, MigrationContext(env, []))
             except Exception as exc:

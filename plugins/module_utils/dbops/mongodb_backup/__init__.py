@@ -1,6 +1,7 @@
 """MongoDB backups and point-in-time recovery: mongodump-layout dumps, continuous change capture, restore + replay.
 
-Entry points (see docs/mongodb-backup.md): dump.take_dump, capture.ChangeCapture / capture.flush_until,
-recovery_time.take_recovery_time, restore.restore / restore.plan_restore, content_hash.database_hashes,
-topology.detect_topology.
+Entry points (documented in docs/mongodb-backup.md): dump.take_dump / dump.plan_dump, capture.ChangeCapture (or the
+capture_daemon process), capture.flush_until / capture.capture_status, recovery_time.take_recovery_time /
+recovery_time.current_cluster_time, restore.plan_restore / restore.restore, topology.detect_topology,
+content_hash.database_digests.
 """

@@ -7,8 +7,10 @@ keys and catalog ids must not):
                                                   every entry has start < ts <= end, in ts order
     catalog/archive/mongodb/<tag>-<start>-<end>.json  the catalog's ArchiveRange for the chunk, written AFTER the
                                                   chunk: it is the commit mark; a chunk without it does not exist
-    mongodb/changes/<tag>/checkpoint.json         {"covered_until", "chain_end", ...}: the capture had seen every
-                                                  change up to covered_until when the newest chunk ended at chain_end
+    mongodb/changes/<tag>/checkpoints/<covered_until>-<ns>.json
+                                                  {"covered_until", "chain_end", ...}: the capture had seen every
+                                                  change up to covered_until when the newest chunk ended at chain_end;
+                                                  the newest (highest name) counts, older ones are pruned
 
 <start>/<end> are positions ("<seconds:010d>.<increment:010d>"). A chunk covers the interval (start, end]: end may be
 later than its last entry (an idle server), and the next chunk starts exactly where the previous one ended, so gaps
@@ -22,6 +24,7 @@ import gzip
 import hashlib
 import io
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,8 +61,11 @@ def range_id(tag: str, start, end) -> str:
     return f"{tag}-{position(start)}-{position(end)}"
 
 
-def checkpoint_key(tag: str) -> str:
-    return f"{CHANGES_PREFIX}{tag}/checkpoint.json"
+def checkpoint_prefix(tag: str) -> str:
+    return f"{CHANGES_PREFIX}{tag}/checkpoints/"
+
+
+CHECKPOINTS_KEPT = 3
 
 
 @dataclass
@@ -188,16 +194,35 @@ class Checkpoint:
 
 
 def write_checkpoint(repo: Repository, checkpoint: Checkpoint) -> None:
-    repo.put_bytes(checkpoint_key(stream_tag(checkpoint.database)), checkpoint.to_bytes())
+    """Store a checkpoint under a new key, then prune all but the newest few.
+
+    Never rewriting a key in place matters: a local repository renames the data before its checksum sidecar, so a
+    process killed between the two, or a reader in between, would find an old checksum on new data. A new key that
+    lacks its sidecar simply does not exist yet, and the previous checkpoint still counts.
+    """
+    prefix = checkpoint_prefix(stream_tag(checkpoint.database))
+    key = f"{prefix}{position(checkpoint.covered_until)}-{time.time_ns():020d}.json"
+    repo.put_bytes(key, checkpoint.to_bytes())
+    keys = sorted(info.key for info in repo.list(prefix) if info.key.endswith(".json"))
+    for old in keys[:-CHECKPOINTS_KEPT]:
+        if old < key:
+            repo.delete(old)
 
 
 def read_checkpoint(repo: Repository, database: str) -> Checkpoint | None:
-    try:
-        return Checkpoint.from_bytes(repo.get_bytes(checkpoint_key(stream_tag(database))))
-    except ObjectMissing:
-        return None
-    except (ValueError, KeyError) as exc:
-        raise RepositoryError(f"capture checkpoint of {database} in {repo.describe()} is unreadable: {exc}") from exc
+    """The newest checkpoint of database's archive, or None before any capture ran."""
+    prefix = checkpoint_prefix(stream_tag(database))
+    for _attempt in range(5):
+        keys = sorted(info.key for info in repo.list(prefix) if info.key.endswith(".json"))
+        if not keys:
+            return None
+        try:
+            return Checkpoint.from_bytes(repo.get_bytes(keys[-1]))
+        except ObjectMissing:
+            continue  # pruned by the capture between listing and reading: list again
+        except (ValueError, KeyError) as exc:
+            raise RepositoryError(f"capture checkpoint {keys[-1]} in {repo.describe()} is unreadable: {exc}") from exc
+    raise RepositoryError(f"the capture checkpoints of {database} in {repo.describe()} keep changing while read")
 
 
 @dataclass

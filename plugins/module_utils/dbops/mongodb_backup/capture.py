@@ -543,4 +543,3 @@ def capture_status(repository: Repository | str, database: str) -> dict[str, Any
             "writer": checkpoint.writer, "mode": checkpoint.mode,
         },
     }
-

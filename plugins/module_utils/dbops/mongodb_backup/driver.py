@@ -11,7 +11,7 @@ try:  # guarded: ansible-test's import sanity test loads module_utils without th
     import bson.errors
     import bson.json_util
     import pymongo
-    from bson import Timestamp
+    from bson import Timestamp  # noqa: F401  # pylint: disable=unused-import  (re-exported)
     from bson.codec_options import CodecOptions, DatetimeConversion
     from bson.raw_bson import RawBSONDocument
     from pymongo import errors as pymongo_errors
@@ -52,6 +52,6 @@ def redact_uri(uri: str) -> str:
     scheme, sep, rest = uri.partition("://")
     if not sep or "@" not in rest.split("/", 1)[0]:
         return uri
-    creds, _, host = rest.partition("@")
+    creds, host = rest.partition("@")[::2]
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}"

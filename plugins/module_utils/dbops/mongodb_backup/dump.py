@@ -511,4 +511,3 @@ def require_database_name(database: str) -> str:
     if not database or any(ch in database for ch in '/\\. "$') or len(database.encode()) > 63:
         raise DbopsError(f"invalid MongoDB database name {database!r}")
     return database
-

@@ -104,7 +104,7 @@ class OplogApplier:
 
     def _collection_of(self, ns: str) -> str | None:
         """The collection an entry touches in our database; "$cmd" for commands; None for other databases."""
-        db_name, _, coll = ns.partition(".")
+        db_name, coll = ns.partition(".")[::2]
         if db_name != self.source or not coll:
             return None
         if coll != "$cmd" and not is_user_collection(coll):
@@ -219,8 +219,8 @@ class OplogApplier:
 
     def _rename(self, command: dict[str, Any], where: str) -> None:
         source_ns, target_ns = command["renameCollection"], command["to"]
-        from_db, _, from_coll = source_ns.partition(".")
-        to_db, _, to_coll = target_ns.partition(".")
+        from_db, from_coll = source_ns.partition(".")[::2]
+        to_db, to_coll = target_ns.partition(".")[::2]
         ours_from, ours_to = from_db == self.source, to_db == self.source
         if ours_from and ours_to:
             self._mark_ddl(from_coll)

@@ -295,7 +295,7 @@ def _fetch(repo: Repository, plan: RestorePlan, record: DumpRecord, work: Path) 
 
 def _count_bson(path: Path) -> int:
     with gzip.open(path, "rb") as handle:
-        return sum(1 for _ in bson.decode_file_iter(handle, codec_options=RAW_CODEC))
+        return sum(1 for _document in bson.decode_file_iter(handle, codec_options=RAW_CODEC))
 
 
 def _entries(path: Path):
@@ -581,7 +581,7 @@ def _swap(client, plan: RestorePlan, state: dict[str, Any], journal) -> str | No
         collections, views = _user_collections(client, target)
         for view in views:
             if aside:
-                options = {k: v for k, v in (view.get("options") or {}).items()}
+                options = dict(view.get("options") or {})
                 if view["name"] not in client[aside].list_collection_names():
                     client[aside].command({"create": view["name"], **options})
             client[target].drop_collection(view["name"])
@@ -660,5 +660,3 @@ def _rename(client, source: str, target: str) -> None:
 
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%H%M%S")
-
-

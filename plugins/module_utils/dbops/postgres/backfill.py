@@ -107,7 +107,7 @@ def run_backfill(conn: Any, version: str, backfill: Backfill, *, batch_size: int
                      "VALUES (%s, %s, %s, 'running')", (version, backfill.name, backfill.table))
         last_key = None
     else:
-        status, last_key, _, _ = state
+        status, last_key = state[0], state[1]
         if status == "done":
             return stats
         stats.resumed_from = last_key

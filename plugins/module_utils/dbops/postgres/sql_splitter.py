@@ -15,12 +15,10 @@ from typing import Any
 
 try:
     import pglast
-    from pglast.parser import ParseError as PglastParseError
     from pglast.parser import parse_sql_json
 except ImportError:  # pragma: no cover - ansible-test's import sanity runs without pglast
     pglast = None
     parse_sql_json = None
-    PglastParseError = Exception
 
 
 @dataclass(frozen=True)
@@ -277,9 +275,7 @@ def _parse_with_pglast(text: str) -> list[Statement] | None:
         return None
     try:
         tree = json.loads(parse_sql_json(text))
-    except PglastParseError:
-        return None
-    except Exception:  # any other parser trouble: the tokenizer still splits the text
+    except Exception:  # a ParseError or any other parser trouble: the tokenizer still splits the text
         return None
     # libpg_query reports byte offsets into the UTF-8 text; a length of 0 (absent) means "to the end".
     ascii_only = text.isascii()

@@ -163,8 +163,7 @@ def plan_restore(repo: Repository, catalog: Catalog, target: PgTarget, *, backup
     if not path.contains(int(backup.details.get("timeline", 1))):
         raise RestoreError(f"base backup {backup.backup_id} (timeline {backup.details.get('timeline')}) is not on "
                            f"the history of timeline {path_timeline}; nothing was touched")
-    on_path = [segno for tl, segnos in archive.segments.items() if path.contains(tl) for segno in segnos]
-    newest_on_path = max(on_path, default=None)
+    newest_on_path = archive.newest_on_path(path)
     if target.lsn is not None:
         last_segno = segment_number(max(target.lsn - 1, 0), seg)
         if newest_on_path is None or last_segno > newest_on_path:

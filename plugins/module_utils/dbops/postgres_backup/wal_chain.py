@@ -71,6 +71,12 @@ class WalArchive:
         text = repo.get_bytes(f"{WAL_PREFIX}{target_timeline:08X}.history").decode()
         return TimelinePath(target_timeline, tuple(parse_history(text)))
 
+    def newest_on_path(self, path: TimelinePath) -> int | None:
+        """The newest segment recovery along path would read: segments of a parent timeline written after the
+        switch to its child (an abandoned future, left by a restore to an earlier point) do not count."""
+        return max((segno for tl, segnos in self.segments.items() for segno in segnos
+                    if path.segment_timeline(segno, self.segment_size) == tl), default=None)
+
     def missing(self, path: TimelinePath, first_segno: int, last_segno: int) -> list[str]:
         """Segments recovery along path would need between the two segment numbers that are not archived."""
         gaps = []
@@ -106,9 +112,8 @@ def check_chain(repo: Repository, archive: WalArchive, start_segno: int | None,
                            segments=0, missing=[] if start_segno is None else ["(no WAL archived yet)"])
     target_timeline = timeline or max(archive.segments)
     path = archive.timeline_path(repo, target_timeline)
-    # The newest segment on the target path (segments of abandoned timelines beyond it do not count).
-    last = max((segno for tl, segnos in archive.segments.items() if path.contains(tl) for segno in segnos),
-               default=start_segno)
+    newest_on_path = archive.newest_on_path(path)
+    last = start_segno if newest_on_path is None else newest_on_path
     missing = archive.missing(path, start_segno, last) if last >= start_segno else []
     first_name = segment_name(path.segment_timeline(start_segno, archive.segment_size), start_segno,
                               archive.segment_size)

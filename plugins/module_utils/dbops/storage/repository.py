@@ -181,7 +181,10 @@ class LocalRepository(Repository):
         # and directories it creates are handed to that user so both can keep writing.
         self._owner: tuple[int, int] | None = None
         if owner and os.geteuid() == 0:
-            entry = pwd.getpwnam(owner)
+            try:
+                entry = pwd.getpwnam(owner)
+            except KeyError as exc:
+                raise RepositoryError(f"the OS user {owner!r} meant to own repository {root} does not exist") from exc
             self._owner = (entry.pw_uid, entry.pw_gid)
 
     # paths
@@ -212,7 +215,9 @@ class LocalRepository(Repository):
             self._chown(path)
             _fsync_dir(path.parent)
 
-    def _write_atomic(self, target: Path, fill: Callable[[object], None]) -> None:
+    def _write_atomic(
+        self, target: Path, fill: Callable[[object], None], before_replace: Callable[[], None] | None = None
+    ) -> None:
         self._makedirs(target.parent)
         fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)
         tmp = Path(tmp_name)
@@ -223,10 +228,24 @@ class LocalRepository(Repository):
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o640)
             self._chown(tmp)
+            if before_replace is not None:
+                before_replace()
             os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def _retire_sidecar(self, path: Path) -> Callable[[], None]:
+        """Overwriting a key: drop its old checksum before the new data lands, so a crash between the data rename
+        and the new sidecar leaves the object absent (rewritten by a retry), never a permanent checksum mismatch."""
+
+        def retire() -> None:
+            sidecar = self._sidecar(path)
+            if sidecar.exists():
+                sidecar.unlink()
+                _fsync_dir(path.parent)
+
+        return retire
 
     def _write_sidecar(self, path: Path, sha256: str, size: int) -> None:
         text = f"{sha256} {size}\n".encode()
@@ -257,7 +276,7 @@ class LocalRepository(Repository):
                     handle.write(chunk)
 
         try:
-            self._write_atomic(target, fill)
+            self._write_atomic(target, fill, self._retire_sidecar(target))
             self._write_sidecar(target, digest.hexdigest(), size)
             _fsync_dir(target.parent)
         except OSError as exc:
@@ -268,7 +287,7 @@ class LocalRepository(Repository):
         target = self._path(key)
         sha = hashlib.sha256(data).hexdigest()
         try:
-            self._write_atomic(target, lambda handle: handle.write(data))
+            self._write_atomic(target, lambda handle: handle.write(data), self._retire_sidecar(target))
             self._write_sidecar(target, sha, len(data))
             _fsync_dir(target.parent)
         except OSError as exc:

@@ -6,7 +6,9 @@ entries go first, then their objects; archive below the oldest kept backup's arc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import RepositoryError
@@ -20,6 +22,11 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.storage.catalog
 # (engine, kind) of the backups that count as "full" and anchor an engine's continuous archive.
 FULL_KINDS = {"postgres": "base", "mongodb": "dump"}
 WAL_PREFIX = "pg/wal/"
+# Where backups keep their objects, one directory per backup id; objects there without a catalog entry are what an
+# interrupted backup left behind. Only ids older than ORPHAN_AGE are removed, so a backup in progress is safe.
+BACKUP_PREFIXES = ("pg/base/", "pg/logical/", "mongodb/dumps/")
+ORPHAN_AGE = timedelta(days=1)
+_ID_STAMP = re.compile(r"-(\d{8}T\d{6}\d{6}Z)-")
 
 
 @dataclass
@@ -29,6 +36,7 @@ class RetentionPlan:
     expired_ranges: list[ArchiveRange] = field(default_factory=list)
     expired_wal: list[str] = field(default_factory=list)
     expired_points: list[RecoveryPointRecord] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)  # keys of interrupted backups
     oldest_kept: dict[str, str] = field(default_factory=dict)  # engine -> backup_id
 
     def as_dict(self) -> dict[str, Any]:
@@ -40,12 +48,14 @@ class RetentionPlan:
             "expired_wal_first": self.expired_wal[0] if self.expired_wal else None,
             "expired_wal_last": self.expired_wal[-1] if self.expired_wal else None,
             "expired_recovery_points": [p.name for p in self.expired_points],
+            "orphaned_objects": len(self.orphans),
             "oldest_kept": self.oldest_kept,
         }
 
     @property
     def empty(self) -> bool:
-        return not (self.expired_backups or self.expired_ranges or self.expired_wal or self.expired_points)
+        return not (self.expired_backups or self.expired_ranges or self.expired_wal or self.expired_points
+                    or self.orphans)
 
 
 def _wal_position(name: str) -> str | None:
@@ -56,7 +66,7 @@ def _wal_position(name: str) -> str | None:
     return None
 
 
-def plan_retention(catalog: Catalog, keep: int) -> RetentionPlan:
+def plan_retention(catalog: Catalog, keep: int, now: datetime | None = None) -> RetentionPlan:
     if keep < 1:
         raise RepositoryError(f"keep must be at least 1 (got {keep}): retention never removes every backup")
     plan = RetentionPlan(keep=keep)
@@ -88,7 +98,25 @@ def plan_retention(catalog: Catalog, keep: int) -> RetentionPlan:
     logical = catalog.backups(engine="postgres", kind="logical")
     if len(logical) > keep:
         plan.expired_backups.extend(logical[:-keep])
+    plan.orphans = find_orphans(catalog, now)
     return plan
+
+
+def find_orphans(catalog: Catalog, now: datetime | None = None) -> list[str]:
+    """Objects under a backup id that has no catalog entry and is older than ORPHAN_AGE."""
+    known = {b.backup_id for b in catalog.backups()}
+    cutoff = (now or datetime.now(UTC)) - ORPHAN_AGE
+    orphans = []
+    for prefix in BACKUP_PREFIXES:
+        for info in catalog.repo.list(prefix):
+            backup_id = info.key[len(prefix):].split("/", 1)[0]
+            match = _ID_STAMP.search(backup_id)
+            if backup_id in known or not match:
+                continue
+            started = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+            if started < cutoff:
+                orphans.append(info.key)
+    return orphans
 
 
 def apply_retention(catalog: Catalog, plan: RetentionPlan) -> None:
@@ -99,4 +127,6 @@ def apply_retention(catalog: Catalog, plan: RetentionPlan) -> None:
     for archive_range in plan.expired_ranges:
         catalog.remove_archive_range(archive_range)
     for key in plan.expired_wal:
+        catalog.repo.delete(key)
+    for key in plan.orphans:
         catalog.repo.delete(key)

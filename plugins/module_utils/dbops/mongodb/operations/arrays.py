@@ -198,7 +198,7 @@ class SplitArray(Operation):
                                      for doc in docs) if d is not None]
                 inner = Writer(self.collection, None)
                 self._batch(fresh, inner, env.index)
-                for _, coll, requests in inner.actions:
+                for _kind, coll, requests in inner.actions:
                     db[coll].bulk_write(requests, ordered=True, session=session)
                 writer.touched[:] = inner.touched
 
@@ -226,7 +226,7 @@ class SplitArray(Operation):
                 if root is not None:
                     restored = copy.deepcopy(root.get(top))
                     holder = {top: restored}
-                    for element, _scope in walk(holder, segments):
+                    for element, _enclosing in walk(holder, segments):
                         block_id = element.get(reference)
                         if block_id not in created:
                             continue
