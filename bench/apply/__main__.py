@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -128,6 +129,7 @@ def main() -> int:
             profile_playbook(cluster, native, work, extra_vars)
     finally:
         cluster.destroy()
+        shutil.rmtree(work, ignore_errors=True)
     load_after = machine.load()
 
     # Median and best (fastest) round: on a shared machine the best round is the one least disturbed by other
@@ -193,7 +195,7 @@ def profile_engine(cluster, native: Path, out: Path) -> None:
     """Where a missed target's time goes: a timed breakdown and a cProfile of the engine, on fresh databases."""
     from bench.apply import engine_breakdown
 
-    engine_breakdown.run(contenders.engine_in_process(native), cluster.create_database,
+    engine_breakdown.run(contenders.engine_in_process(native), contenders.bare_loop(native), cluster.create_database,
                          contenders.count_sets(native), out)
 
 

@@ -75,29 +75,36 @@ class Breakdown:
         while self._restore:
             self._restore.pop()()
 
-    def report(self, total: float, sets: int) -> str:
-        lines = [f"engine run: {total:.3f} s for {sets} sets ({total / sets * 1000:.2f} ms per set)",
+    def report(self, what: str, total: float, sets: int) -> str:
+        lines = [f"{what}: {total:.3f} s for {sets} sets ({total / sets * 1000:.2f} ms per set)",
                  f"{'seconds':>8} {'calls':>6} {'per set':>8}  what"]
         accounted = 0.0
         for label, secs in sorted(self.seconds.items(), key=lambda item: -item[1]):
             lines.append(f"{secs:8.3f} {self.calls[label]:6d} {self.calls[label] / sets:8.2f}  {label}")
             accounted += secs
-        lines.append(f"{total - accounted:8.3f} {'':6} {'':8}  everything else (Python in the engine)")
+        lines.append(f"{total - accounted:8.3f} {'':6} {'':8}  everything else (Python; psycopg's own BEGIN/COMMIT)")
         return "\n".join(lines)
 
 
-def run(apply: Callable[[str], None], dsn_factory: Callable[[str], str], sets: int, profile_out: Path) -> None:
-    """One timed-breakdown run and one cProfile run of the engine, each on a fresh database."""
+def timed_breakdown(what: str, apply: Callable[[str], None], dsn: str, sets: int) -> None:
     breakdown = Breakdown()
     breakdown.install()
     try:
         started = time.perf_counter()
-        apply(dsn_factory("bench_breakdown"))
+        apply(dsn)
         total = time.perf_counter() - started
     finally:
         breakdown.uninstall()
-    print("\nwhere the engine's time goes (wall clock, timers around each call):")
-    print(breakdown.report(total, sets))
+    print(breakdown.report(what, total, sets))
+
+
+def run(apply: Callable[[str], None], floor: Callable[[str], None], dsn_factory: Callable[[str], str], sets: int,
+        profile_out: Path) -> None:
+    """Timed breakdowns of the engine and of the bare loop (the same timers, back to back, so they compare), then
+    a cProfile run of the engine; each on a fresh database."""
+    print("\nwhere the time goes (wall clock, timers around each call), the engine then the bare loop:")
+    timed_breakdown("engine run", apply, dsn_factory("bench_breakdown_engine"), sets)
+    timed_breakdown("bare loop run", floor, dsn_factory("bench_breakdown_floor"), sets)
 
     profiler = cProfile.Profile()
     dsn = dsn_factory("bench_profile")
@@ -105,5 +112,5 @@ def run(apply: Callable[[str], None], dsn_factory: Callable[[str], str], sets: i
     apply(dsn)
     profiler.disable()
     profiler.dump_stats(profile_out)
-    print(f"\ncProfile of another run written to {profile_out}; top 25 by cumulative time:")
+    print(f"\ncProfile of another engine run written to {profile_out}; top 25 by cumulative time:")
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)

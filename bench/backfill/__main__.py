@@ -14,6 +14,7 @@ import argparse
 import importlib.util
 import json
 import math
+import shutil
 import sys
 import tempfile
 import time
@@ -121,6 +122,7 @@ def main() -> int:
         idle_after = idle("idle baseline (after)")
     finally:
         cluster.destroy()
+        shutil.rmtree(work, ignore_errors=True)
     load_after = machine.load()
 
     report(args, results, idle_before, idle_after, load_before, load_after)

@@ -17,7 +17,7 @@ STEPS = [
     ("postgres.cluster_owner", "ClusterOwner.run", None),
     ("postgres_backup.tar_archive", "extract", "extract tar (zstd -d | tar -x)"),
     ("postgres_backup.tar_archive", "compress_file", "compress pg_wal.tar"),
-    ("postgres_backup.base_backup", "verify_backup", "verify backup (extract + pg_verifybackup)"),
+    ("postgres_backup.base_backup", "verify_backup", "verify backup (streamed manifest check + pg_waldump)"),
     ("storage.repository", "LocalRepository.put_file", "repository put_file (sha256 + copy + fsync)"),
     ("storage.repository", "LocalRepository.get_file", "repository get_file (copy + sha256 check)"),
     ("backups.take_backup", "wal_health", "WAL chain + archiver check"),

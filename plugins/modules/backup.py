@@ -10,8 +10,9 @@ short_description: Take PostgreSQL and MongoDB backups into a repository, or lis
 version_added: 0.1.0
 description:
   - With O(state=present) and O(postgres_dsn), takes a PostgreSQL backup. O(kind=base) runs C(pg_basebackup) in tar
-    format with server-side compression (zstd with worker threads, or lz4) and the backup manifest, checks it with
-    C(pg_verifybackup), and stores it in the O(repository) with a sha256 per object. O(kind=logical) runs
+    format with server-side compression (zstd with worker threads, or lz4) and the backup manifest, checks every
+    file of the compressed tars against the manifest's sha256 in one streaming pass (no extraction) and the WAL with
+    C(pg_waldump), and stores it in the O(repository) with a sha256 per object. O(kind=logical) runs
     C(pg_dump -Fd -j).
   - With O(mongodb_uri), takes a dump of O(mongodb_database) in mongodump's layout (BSON and C(metadata.json) per
     collection, gzip), consistent as of a recorded cluster time.
@@ -84,7 +85,8 @@ options:
     default: 0
   verify:
     description:
-      - Extract the base backup into a staging directory and check it with C(pg_verifybackup) before it is stored.
+      - Check the base backup before it is stored: every file of the compressed tars against the manifest's size and
+        sha256 (read as a stream, not extracted), the manifest's own checksum, and the WAL with C(pg_waldump).
       - Restores always verify again with C(pg_verifybackup) before anything is touched.
     type: bool
     default: true

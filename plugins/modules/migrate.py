@@ -272,16 +272,6 @@ else:
     ENGINE_IMPORT_ERROR = None
 
 try:
-    # The engine loads the MongoDB executor lazily (importlib); importing it here too makes Ansible pack it with
-    # the module. Absent (or without pymongo), the engine reports that MongoDB support cannot be loaded.
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import (
-        part_executor as mongodb_part_executor,
-    )
-except ImportError:
-    mongodb_part_executor = None
-MONGODB_SUPPORT_PACKED = mongodb_part_executor is not None
-
-try:
     import psycopg  # noqa: F401  # pylint: disable=unused-import
 except ImportError:
     PSYCOPG_IMPORT_ERROR = traceback.format_exc()

@@ -26,11 +26,12 @@ def _three_sets(root):
         CREATE TABLE content.courses (id bigserial PRIMARY KEY, owner bigint REFERENCES auth.users (id),
                                       title text NOT NULL);
         """, down="DROP SCHEMA content CASCADE;", manifest={"depends_on": ["2024.001"]})
-    write_set(root, "2024.010_analytics", up="""
+    analytics_up = """
         CREATE SCHEMA analytics;
         CREATE TABLE analytics.events (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
-        """, down="DROP SCHEMA analytics CASCADE;",
-        verify="SELECT 1 WHERE to_regclass('analytics.events') IS NULL")
+        """
+    write_set(root, "2024.010_analytics", up=analytics_up, down="DROP SCHEMA analytics CASCADE;",
+              verify="SELECT 1 WHERE to_regclass('analytics.events') IS NULL")
 
 
 def test_apply_all_then_rerun_changes_nothing(pg_db, migrations):

@@ -102,4 +102,6 @@ def test_backfill_with_a_composite_key_and_percent_signs(pg_db, migrations):
                                      "where": "label IS NULL OR label NOT LIKE 'x%'", "batch_size": 11}})
     assert run(pg_db, migrations).applied == ["1", "2"]
     assert query(pg_db, "SELECT count(*) FROM pairs WHERE label LIKE 'x% done'") == [(24,)]
-    assert query(pg_db, "SELECT rows_done, last_key FROM dbops.backfill_progress") == [(96, ["4", "29"])]
+    # Batches are bounded by key alone, so the checkpoint ends at the table's last key, (4, 30), even though
+    # that row did not need the backfill.
+    assert query(pg_db, "SELECT rows_done, last_key FROM dbops.backfill_progress") == [(96, ["4", "30"])]

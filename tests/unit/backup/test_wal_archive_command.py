@@ -92,3 +92,46 @@ def test_unreachable_s3_never_reads_as_absent(setup, monkeypatch, tmp_path):
     assert run(config, "push", str(segment), SEGMENT) == 1  # PostgreSQL keeps the segment and retries
     assert run(config, "fetch", SEGMENT, str(tmp_path / "y")) == 255  # not 1: recovery must not end here
     assert run(config, "check") == 1
+
+
+def wait_for(path, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_fetch_into_pg_wal_prefetches_the_next_segments_checked(setup, tmp_path):
+    repo_dir, config, segment = setup
+    names = wal_archive.next_segment_names(SEGMENT, 8192, 3)
+    assert names[0] == "000000010000000000000008"
+    assert run(config, "push", str(segment), SEGMENT) == 0
+    for index, name in enumerate(names):
+        segment.write_bytes(bytes([index + 2]) * 8192)
+        assert run(config, "push", str(segment), name) == 0
+    # The third one is corrupted in the repository: never spooled, and fetch still refuses it.
+    (repo_dir / "pg" / "wal" / names[2]).write_bytes(b"\xff" * 8192)
+    pg_wal = tmp_path / "data" / "pg_wal"
+    pg_wal.mkdir(parents=True)
+    target = pg_wal / "RECOVERYXLOG"
+    assert run(config, "fetch", SEGMENT, str(target)) == 0
+    spool = pg_wal / wal_archive.PREFETCH_DIR
+    assert wait_for(spool / names[1])
+    # Taken from the spool: the repository copy is no longer needed.
+    (repo_dir / "pg" / "wal" / names[0]).unlink()
+    assert run(config, "fetch", names[0], str(target)) == 0
+    assert target.read_bytes() == b"\x02" * 8192
+    assert not (spool / names[0]).exists()
+    assert run(config, "fetch", names[1], str(target)) == 0
+    assert target.read_bytes() == b"\x03" * 8192
+    assert not (spool / names[2]).exists()
+    assert run(config, "fetch", names[2], str(tmp_path / "data" / "pg_wal" / "RECOVERYXLOG")) == 255
+    # Truly absent after the spool ran dry: still "no such file".
+    assert run(config, "fetch", "000000010000000000000010", str(target)) == 1
+
+
+def test_next_segment_names_cross_the_log_id_boundary():
+    assert wal_archive.next_segment_names("0000000200000003000000FE", 16 << 20, 3) == [
+        "0000000200000003000000FF", "000000020000000400000000", "000000020000000400000001"]

@@ -8,7 +8,6 @@ changes nothing (no lock, no ledger schema).
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from dataclasses import asdict, dataclass
 
@@ -25,6 +24,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.plan
     SET_APPLIED,
     Plan,
     check_drift,
+    ledger_entry,
     make_plan,
     set_states,
 )
@@ -32,7 +32,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.resu
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.version_order import ZERO, version_key
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import mask_secrets
 
-MONGO_EXECUTOR_MODULE = "ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.part_executor"
 STATES = ("applied", "rolled_back", "status")
 
 
@@ -66,11 +65,13 @@ def build_executors(request: RunRequest) -> dict[str, PartExecutor]:
     if request.mongodb_uri:
         if not request.mongodb_database:
             raise DbopsError("mongodb_uri is given but mongodb_database is not: name the MongoDB database")
-        try:
-            module = importlib.import_module(MONGO_EXECUTOR_MODULE)
-        except ImportError as exc:
-            raise DbopsError(f"MongoDB support cannot be loaded: {exc}") from exc
-        executors["mongodb"] = module.MongoPartExecutor(request.mongodb_uri, request.mongodb_database)
+        # Imported here, not at the top, so a PostgreSQL-only run never loads pymongo; written as a static import
+        # so Ansible's module packer ships the MongoDB executor with the module.
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.part_executor import (
+            MongoPartExecutor,
+        )
+
+        executors["mongodb"] = MongoPartExecutor(request.mongodb_uri, request.mongodb_database)
     return executors
 
 
@@ -95,6 +96,21 @@ def _current(sets: list[MigrationSet], ledgers: dict, orphans: list[str]) -> tup
     pending = [s.version for s in sets if states[s.version].state != SET_APPLIED]
     current = max(applied, key=version_key) if applied else ZERO
     return current, applied, pending
+
+
+def _status_sets(sets: list[MigrationSet], ledgers: dict) -> list[dict]:
+    """state=status: each set with the state of each of its parts as that part's own ledger records it."""
+    states = set_states(sets, ledgers)
+    report = []
+    for mset in sets:
+        parts, duration = {}, 0
+        for part in mset.parts():
+            entry = ledger_entry(ledgers.get(part, {}), mset.version)
+            parts[part] = entry.status if entry is not None else "pending"
+            duration += (entry.duration_ms or 0) if entry is not None else 0
+        report.append({"version": mset.version, "name": mset.slug, "action": "status", "parts": parts,
+                       "status": states[mset.version].state, "duration_ms": duration, "error": None})
+    return report
 
 
 def _predicted_after(plan: Plan) -> str:
@@ -145,6 +161,8 @@ def run(request: RunRequest, *, executors: dict[str, PartExecutor] | None = None
                                   for q in steps)
             result.changed = bool(plan.actions)
             result.after = _predicted_after(plan)
+            if request.state == "status":
+                result.sets = _status_sets(sets, ledgers)
             for action in plan.actions:
                 target_list = result.applied if action.action in ("apply", "resume") else result.rolled_back
                 target_list.append(action.version)

@@ -76,7 +76,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
 
 
-def _lookup(ledger: dict[str, LedgerEntry], version: str) -> LedgerEntry | None:
+def ledger_entry(ledger: dict[str, LedgerEntry], version: str) -> LedgerEntry | None:
     entry = ledger.get(version)
     if entry is None:
         # The ledger keeps the version as it was written when applied; 1 and 001 are the same version.
@@ -91,7 +91,7 @@ def set_states(sets: list[MigrationSet], ledgers: dict[str, dict[str, LedgerEntr
     for mset in sets:
         parts = {}
         for part in mset.parts():
-            entry = _lookup(ledgers.get(part, {}), mset.version)
+            entry = ledger_entry(ledgers.get(part, {}), mset.version)
             if entry is None:
                 parts[part] = "absent"
             elif entry.status == APPLIED:
@@ -109,7 +109,7 @@ def check_drift(sets: list[MigrationSet], ledgers: dict[str, dict[str, LedgerEnt
     """An applied (or half-applied) part whose checksum differs from its files fails the run unless allowed."""
     for mset in sets:
         for part in mset.parts():
-            entry = _lookup(ledgers.get(part, {}), mset.version)
+            entry = ledger_entry(ledgers.get(part, {}), mset.version)
             if entry is None or entry.status not in (APPLIED, *HALF_DONE) or not entry.checksum:
                 continue
             current = getattr(mset, part).checksum

@@ -13,9 +13,17 @@ timeline history file does not exist). A repository that stays unreachable, or a
 match, exits 255: PostgreSQL treats exit codes above 125 as fatal and aborts recovery instead of ending it early at
 the wrong point and promoting.
 
+PostgreSQL calls restore_command once per segment, serially with replay, so each call's cost (interpreter start,
+copy, sha256) adds up over a restore. When fetch restores a WAL segment into a data directory's pg_wal, it also
+starts a background copy of the next segments (same timeline) into pg_wal/dbops-prefetch, each checked against its
+sha256 and renamed into place only when complete; a later fetch finds its segment there and only renames it. Only
+fetch decides what is absent or broken: a segment the background copy could not get (absent, repository down,
+checksum mismatch) is simply not in the spool, and fetch reads the repository itself with the rules above.
+
 The config file is JSON: {"repository": "...", "s3_endpoint_url": ..., "s3_access_key": ..., "s3_secret_key": ...,
-"s3_region": ..., "push_retry_seconds": 30, "fetch_retry_seconds": 600}. It holds credentials: mode 0600, owned by
-the cluster's OS user. This file runs under the system python3 of the database host (no Ansible, stdlib + boto3).
+"s3_region": ..., "push_retry_seconds": 30, "fetch_retry_seconds": 600, "fetch_prefetch": 8}. It holds credentials:
+mode 0600, owned by the cluster's OS user. This file runs under the system python3 of the database host (no Ansible,
+stdlib + boto3).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from pathlib import Path
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError, RepositoryError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.storage.repository import (
+    TMP_PREFIX,
     ChecksumMismatch,
     ObjectMissing,
     Repository,
@@ -41,6 +50,10 @@ WAL_PREFIX = "pg/wal/"
 EXIT_OK = 0
 EXIT_FAILED = 1  # archive: PostgreSQL retries; fetch: "no such file"
 EXIT_FATAL = 255  # fetch: abort recovery rather than stop early
+PREFETCH_DIR = "dbops-prefetch"
+PREFETCH_LOCK = ".lock"
+PREFETCH_RETRY_SECONDS = 5.0  # the background copy gives up quickly: fetch itself retries for as long as configured
+HEX_DIGITS = frozenset("0123456789ABCDEF")
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class ArchiverConfig:
     s3_region: str | None = None
     push_retry_seconds: float = 30.0
     fetch_retry_seconds: float = 600.0
+    fetch_prefetch: int = 8  # segments copied ahead into pg_wal/dbops-prefetch; 0 turns it off
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ArchiverConfig:
@@ -96,6 +110,86 @@ def push(repo: Repository, source: str | os.PathLike[str], name: str) -> str:
 def fetch(repo: Repository, name: str, destination: str | os.PathLike[str]) -> None:
     """Restore one WAL file to destination, checking its sha256. ObjectMissing when it is not archived."""
     repo.get_file(wal_key(name), destination)
+
+
+def is_segment_name(name: str) -> bool:
+    return len(name) == 24 and set(name) <= HEX_DIGITS
+
+
+def next_segment_names(name: str, segment_size: int, count: int) -> list[str]:
+    """The count segment names after name on the same timeline (segment_size from the fetched file)."""
+    per_id = 0x100000000 // segment_size
+    number = int(name[8:16], 16) * per_id + int(name[16:24], 16)
+    return [f"{name[:8]}{(n // per_id):08X}{(n % per_id):08X}" for n in range(number + 1, number + 1 + count)]
+
+
+def spool_of(destination: str | os.PathLike[str]) -> Path | None:
+    """pg_wal/dbops-prefetch when PostgreSQL restores into a data directory's pg_wal, else None (no prefetch)."""
+    parent = Path(destination).parent
+    return parent / PREFETCH_DIR if parent.name == "pg_wal" else None
+
+
+def take_spooled(spool: Path, name: str, destination: str | os.PathLike[str]) -> bool:
+    """Move a prefetched segment into place; False when it is not (yet) in the spool."""
+    try:
+        os.replace(spool / name, destination)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _prefetch(config: ArchiverConfig, spool: Path, names: list[str]) -> None:
+    """Copy names into the spool, in order, until one cannot be had; one worker at a time (a lock in the spool)."""
+    import fcntl  # pylint: disable=import-outside-toplevel
+
+    with open(spool / PREFETCH_LOCK, "a", encoding="ascii") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # another worker is already copying ahead
+        # Segments before the first wanted one of the same timeline will not be asked for again; leftovers of an
+        # interrupted copy neither.
+        for entry in spool.iterdir():
+            stale = is_segment_name(entry.name) and entry.name[:8] == names[0][:8] and entry.name < names[0]
+            if stale or entry.name.startswith(TMP_PREFIX):
+                entry.unlink(missing_ok=True)
+        repo = config.open(PREFETCH_RETRY_SECONDS)
+        for name in names:
+            if not (spool / name).exists():
+                fetch(repo, name, spool / name)
+
+
+def start_prefetch(config: ArchiverConfig, destination: str | os.PathLike[str], name: str) -> None:
+    """After name was restored to destination, copy the next segments into the spool in a detached child."""
+    spool = spool_of(destination)
+    if spool is None or config.fetch_prefetch <= 0 or not is_segment_name(name):
+        return
+    try:
+        segment_size = os.stat(destination).st_size
+        if segment_size <= 0 or 0x100000000 % segment_size:
+            return
+        names = next_segment_names(name, segment_size, config.fetch_prefetch)
+        ahead = sum(1 for item in names if (spool / item).exists())
+        if ahead > config.fetch_prefetch // 2:
+            return  # still well ahead of replay: not worth a process
+        spool.mkdir(mode=0o700, exist_ok=True)
+        pid = os.fork()
+    except OSError:
+        return  # prefetching is an optimisation only
+    if pid:
+        return
+    # The child: detached from PostgreSQL's restore_command (which waits for our parent only), quiet, and gone
+    # with os._exit so nothing of the parent's (buffers, atexit) runs twice.
+    status = 0
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        _prefetch(config, spool, names)
+    except BaseException:  # noqa: BLE001 - whatever fails, fetch reads the repository itself
+        status = 1
+    os._exit(status)  # pylint: disable=protected-access
 
 
 def check(repo: Repository) -> None:
@@ -152,10 +246,15 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"{args.name}: {result} with identical content")
         return EXIT_OK
 
+    spool = spool_of(args.path) if config.fetch_prefetch > 0 and is_segment_name(args.name) else None
+    if spool is not None and take_spooled(spool, args.name, args.path):
+        start_prefetch(config, args.path, args.name)
+        return EXIT_OK
     deadline = time.monotonic() + config.fetch_retry_seconds
     while True:
         try:
             fetch(config.open(max(deadline - time.monotonic(), 1.0)), args.name, args.path)
+            start_prefetch(config, args.path, args.name)
             return EXIT_OK
         except ObjectMissing:
             return EXIT_FAILED

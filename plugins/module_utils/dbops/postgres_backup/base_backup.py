@@ -2,8 +2,9 @@
 
 pg_basebackup writes tar format with server-side compression (zstd with worker threads, or lz4), so the server
 compresses while it reads and only compressed bytes cross the connection; WAL needed for consistency is streamed
-alongside (-X stream) into pg_wal.tar, which we compress ourselves. The backup manifest is kept: pg_verifybackup
-checks every file against it after extraction (PostgreSQL 15's pg_verifybackup reads plain directories only).
+alongside (-X stream) into pg_wal.tar, which we compress ourselves. The backup manifest (SHA-256 per file) is kept:
+every file in the compressed tars is checked against it in one streaming pass, without extracting the data directory
+(PostgreSQL 15's pg_verifybackup reads plain directories only; restores still run it after laying the files down).
 Only when every object is stored and verified is the catalog entry written.
 """
 
@@ -27,7 +28,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal_po
     segment_name,
     segment_number,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres_backup import tar_archive
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres_backup import manifest_check, tar_archive
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres_backup.session import (
     ServerFacts,
     client_connection,
@@ -83,7 +84,7 @@ def pg_basebackup_argv(options: BaseBackupOptions, conninfo: str, target: str, l
     if options.compression not in COMPRESSIONS:
         raise BackupError(f"unknown compression {options.compression!r}: use one of {', '.join(COMPRESSIONS)}")
     argv = [PgBinaries(options.bin_dir).path("pg_basebackup"), "-d", conninfo, "-D", target, "-F", "t",
-            "-X", "stream", "--no-sync", "--label", label, "--manifest-checksums=CRC32C"]
+            "-X", "stream", "--no-sync", "--label", label, "--manifest-checksums=SHA256"]
     if options.fast_checkpoint:
         argv += ["--checkpoint=fast"]
     if options.compression == "zstd":
@@ -96,19 +97,22 @@ def pg_basebackup_argv(options: BaseBackupOptions, conninfo: str, target: str, l
 
 
 def verify_backup(staging: Path, manifest: Path, bin_dir: str, work_dir: Path) -> None:
-    """Extract the tars into work_dir and let pg_verifybackup check every file and the WAL against the manifest."""
+    """Check the data tars against the manifest as a stream, and parse the backup's WAL with pg_waldump.
+
+    Only pg_wal.tar (the few segments streamed during the backup) is extracted, into work_dir.
+    """
+    manifest_check.check_data_files(staging, manifest)
     binaries = PgBinaries(bin_dir)
     work_dir.mkdir(mode=0o700)
     try:
         for archive in sorted(staging.iterdir()):
-            if archive.name.startswith("base.tar"):
-                tar_archive.extract(archive, work_dir)
-        (work_dir / "pg_wal").mkdir(mode=0o700, exist_ok=True)
-        for archive in sorted(staging.iterdir()):
             if archive.name.startswith("pg_wal.tar"):
-                tar_archive.extract(archive, work_dir / "pg_wal")
-        ClusterOwner(None).run([binaries.path("pg_verifybackup"), "--quiet", "-m", str(manifest), str(work_dir)],
-                               what="pg_verifybackup")
+                tar_archive.extract(archive, work_dir)
+        # The same check pg_verifybackup makes: every WAL record of each range of the manifest parses.
+        for wal_range in manifest_check.wal_ranges(manifest.read_text()):
+            ClusterOwner(None).run([binaries.path("pg_waldump"), "--quiet", f"--path={work_dir}",
+                                    f"--timeline={wal_range.timeline}", f"--start={wal_range.start_lsn}",
+                                    f"--end={wal_range.end_lsn}"], what="pg_waldump")
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
@@ -143,7 +147,7 @@ def take_base_backup(dsn: str, repo: Repository, facts: ServerFacts, options: Ba
         manifest = target / "backup_manifest"
         summary = read_manifest(manifest)
         if options.verify:
-            commands.append(f"pg_verifybackup -m backup_manifest <extracted {backup_id}>")
+            commands.append(f"check base tars against backup_manifest (sha256, streamed) + pg_waldump <{backup_id}>")
             try:
                 verify_backup(target, manifest, options.bin_dir, staging_root / "verify")
             except DbopsError as exc:

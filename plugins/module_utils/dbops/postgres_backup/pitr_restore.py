@@ -30,6 +30,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server
     PgBinaries,
     ServerControl,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal_archive import PREFETCH_DIR
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal_position import (
     format_lsn,
     parse_history,
@@ -390,6 +391,8 @@ class PgRestore:
         self.control.start(log_file, timeout=int(self.req.timeout), wait=False)
         self.steps.append(f"started PostgreSQL in recovery (log: {log_file})")
         self._wait_promoted(log_file, log_offset, plan)
+        # The archiver's read-ahead of WAL segments is of no use once recovery has ended.
+        shutil.rmtree(self.pgdata / "pg_wal" / PREFETCH_DIR, ignore_errors=True)
         self.steps.append("recovery reached the target and the server was promoted")
         self._verify(plan, log_file, log_offset, result)
         result.duration_ms = int((time.monotonic() - clock) * 1000)

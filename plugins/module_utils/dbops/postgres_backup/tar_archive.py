@@ -35,6 +35,11 @@ def _tool(name: str) -> str:
     return found
 
 
+def tool(name: str) -> str:
+    """Path of a compression command-line tool, or a clear error naming the Debian package."""
+    return _tool(name)
+
+
 def compress_file(path: Path, method: str, level: int | None = None) -> Path:
     """Compress path in place (path -> path.zst / .lz4) and return the new path; 'none' leaves it."""
     if method == "none":
