@@ -5,7 +5,7 @@ migrate-mongo (npm) running the equivalent migration.
 Run from the repository root:  .venv/bin/python -m bench.mongo_apply [--docs 200000] [--repeat 1]
 
 Each run gets a freshly seeded database; with --repeat, the contenders are interleaved round by round (the order
-rotating each round) and the median is reported, so the ratios hold better when other work shares the machine.
+rotating each round) and each one's fastest round is reported, the run least disturbed by other work.
 Targets (issue 3): the engine reaches >= 90% of the plain loop's documents/s and >= 1.0x migrate-mongo's.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -26,9 +25,11 @@ use_collection_imports()
 
 from bench.mongo_apply import contenders  # noqa: E402
 
-PLAIN = "plain pymongo bulk_write loop"
 ENGINE = "engine (mongodb.yml add_field)"
-MIGRATE_MONGO = "migrate-mongo, batched bulkWrite"
+PLAIN = "plain pymongo loop, same update"
+MIGRATE_MONGO = "migrate-mongo, same update"
+PLAIN_NAIVE = "plain pymongo loop, {_id} update"
+MIGRATE_MONGO_NAIVE = "migrate-mongo, {_id} update"
 MIGRATE_MONGO_ONE = "migrate-mongo, one updateMany (info)"
 
 
@@ -62,7 +63,8 @@ def main() -> int:
     from tests.support.mongo_server import destroy_daemon, new_daemon
 
     migrate_mongo = contenders.ensure_migrate_mongo()
-    names = [PLAIN, ENGINE, MIGRATE_MONGO] + ([] if args.no_update_many else [MIGRATE_MONGO_ONE])
+    names = [ENGINE, PLAIN, MIGRATE_MONGO, PLAIN_NAIVE, MIGRATE_MONGO_NAIVE] + (
+        [] if args.no_update_many else [MIGRATE_MONGO_ONE])
     timings: dict[str, list[float]] = {name: [] for name in names}
     print(f"machine: {machine.describe()}", flush=True)
     daemon = new_daemon()
@@ -77,15 +79,15 @@ def main() -> int:
                     database = f"bench_{round_no}_{index}"
                     seed(client, database, args.docs)
                     print(f"round {round_no + 1}: {name} ... ", end="", flush=True)
-                    if name == PLAIN:
-                        elapsed = contenders.plain_pymongo(client, database)
+                    if name in (PLAIN, PLAIN_NAIVE):
+                        elapsed = contenders.plain_pymongo(client, database, guarded=name == PLAIN)
                     elif name == ENGINE:
                         sets = contenders.write_engine_set(work / f"engine-{round_no}")
                         elapsed = contenders.engine_run(daemon.uri, database, sets)
                     else:
                         project = contenders.migrate_mongo_project(
                             work / f"migrate-mongo-{round_no}-{index}", daemon.uri, database,
-                            single_update=name == MIGRATE_MONGO_ONE)
+                            single_update=name == MIGRATE_MONGO_ONE, guarded=name == MIGRATE_MONGO)
                         elapsed = contenders.migrate_mongo_run(migrate_mongo, project)
                     check(client, database, args.docs)
                     client.drop_database(database)
@@ -95,24 +97,28 @@ def main() -> int:
         client.close()
         destroy_daemon(daemon)
 
-    median = {name: statistics.median(values) for name, values in timings.items()}
-    rate = {name: args.docs / seconds for name, seconds in median.items()}
-    rows = [[name, results_table.seconds(median[name]), f"{rate[name]:,.0f}",
-             results_table.ratio(rate[name], rate[PLAIN]), results_table.ratio(rate[name], rate[MIGRATE_MONGO])]
+    # The fastest round of each contender: the run least disturbed by other work on the machine.
+    best = {name: min(values) for name, values in timings.items()}
+    rate = {name: args.docs / seconds for name, seconds in best.items()}
+    rows = [[name, results_table.seconds(best[name]), f"{rate[name]:,.0f}",
+             results_table.ratio(rate[name], rate[PLAIN]), results_table.ratio(rate[name], rate[MIGRATE_MONGO]),
+             results_table.ratio(rate[ENGINE], rate[name])]
             for name in names]
     print()
-    print(f"add-field migration, {args.docs:,} documents, batches of {contenders.BATCH}, median of {args.repeat} "
-          f"round(s); SecantusDB {daemon_version()} as a single-node replica set")
-    print(results_table.render(["contender", "seconds", "documents/s", "vs plain loop", "vs migrate-mongo"], rows))
-    vs_plain = rate[ENGINE] / rate[PLAIN]
-    vs_mm = rate[ENGINE] / rate[MIGRATE_MONGO]
+    print(f"add-field migration, {args.docs:,} documents, batches of {contenders.BATCH}, fastest of {args.repeat} "
+          f"round(s); SecantusDB {daemon_version()} (secantusd-py) as a single-node replica set")
+    print(results_table.render(["contender", "seconds", "documents/s", "vs plain (same update)",
+                                "vs migrate-mongo (same update)", "engine vs this"], rows))
     print()
-    print(f"target engine >= 0.90x the plain loop: {vs_plain:.2f}x {'MET' if vs_plain >= 0.9 else 'MISSED'}")
-    print(f"target engine >= 1.00x migrate-mongo (batched): {vs_mm:.2f}x {'MET' if vs_mm >= 1.0 else 'MISSED'}")
+    for label, other, goal in (("the plain loop", PLAIN, 0.9), ("migrate-mongo", MIGRATE_MONGO, 1.0),
+                               ("the plain loop, {_id} update", PLAIN_NAIVE, 0.9),
+                               ("migrate-mongo, {_id} update", MIGRATE_MONGO_NAIVE, 1.0)):
+        ratio = rate[ENGINE] / rate[other]
+        print(f"target engine >= {goal:.2f}x {label}: {ratio:.2f}x {'MET' if ratio >= goal else 'MISSED'}")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"mongo_apply-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({"docs": args.docs, "batch": contenders.BATCH, "repeat": args.repeat,
-                               "seconds": timings, "median_seconds": median, "documents_per_s": rate,
+                               "seconds": timings, "best_seconds": best, "documents_per_s": rate,
                                "machine": machine.describe()}, indent=1))
     print(f"results: {out}")
     return 0

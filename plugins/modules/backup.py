@@ -85,8 +85,9 @@ options:
     default: 0
   verify:
     description:
-      - Check the base backup before it is stored: every file of the compressed tars against the manifest's size and
-        sha256 (read as a stream, not extracted), the manifest's own checksum, and the WAL with C(pg_waldump).
+      - Check the base backup before it is stored, comparing every file of the compressed tars with the
+        manifest's size and sha256 (read as a stream, not extracted), the manifest's own checksum, and the WAL
+        with C(pg_waldump).
       - Restores always verify again with C(pg_verifybackup) before anything is touched.
     type: bool
     default: true

@@ -126,8 +126,8 @@ def test_validate_false_fails_the_set_and_compensates(mongo_server, users, migra
      r"loading failed: ModuleNotFoundError.*line 1"),
     ("BATCH_SIZE = 0\ndef up(db, ctx): pass\ndef down(db, ctx): pass\n", r"BATCH_SIZE must be an integer >= 1"),
 ])
-def test_malformed_code_migration_is_refused_before_anything_changes(mongo_server, users, migrations, source,
-                                                                      expected):
+def test_malformed_code_migration_is_refused_before_anything_changes(
+        mongo_server, users, migrations, source, expected):
     write_mongo_set(migrations, "1_first", yml={"operations": [
         {"create_index": {"collection": "users", "keys": {"n": 1}, "name": "n_1"}}]})
     path = write_mongo_set(migrations, "2_broken", py=source) / "mongodb.py"

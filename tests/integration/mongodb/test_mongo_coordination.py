@@ -43,8 +43,9 @@ def both(pg_db, pg_cluster, pg_db_name, mdb, mongo_server):
     with psycopg.connect(pg_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE courses (slug text PRIMARY KEY, title text NOT NULL)")
         conn.execute("INSERT INTO courses VALUES ('intro', 'Introduction'), ('sql', 'SQL')")
-    mdb.courses.insert_many([{"slug": s, "lessons": [{"title": f"lesson {i}", "content": f"{s} text {i}"}
-                                                      for i in range(2)]} for s in ("intro", "sql")])
+    mdb.courses.insert_many([
+        {"slug": s, "lessons": [{"title": f"lesson {i}", "content": f"{s} text {i}"} for i in range(2)]}
+        for s in ("intro", "sql")])
 
     def pg_state() -> tuple[str, list]:
         with psycopg.connect(pg_db) as conn:
@@ -124,7 +125,7 @@ def crash_between_parts(kwargs, migrations) -> None:
     """Run the engine in a process that kills itself (SIGKILL) when it is about to apply the MongoDB part."""
     request = {"migrations_dir": str(migrations), **kwargs}
     proc = subprocess.run([sys.executable, str(RUNNER), json.dumps(request), "--die-before-part", "mongodb",
-                           "--mongo-lock-ttl", "1"], capture_output=True, text=True, timeout=120)
+                           "--mongo-lock-ttl", "1"], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == -9, (proc.returncode, proc.stdout, proc.stderr)
 
 

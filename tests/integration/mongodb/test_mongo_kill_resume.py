@@ -122,7 +122,7 @@ def test_add_field_killed_mid_way_resumes_and_still_rolls_back_exactly(daemon, d
     kill_after_batches(start_runner(daemon.uri, ddb.name, migrations), ddb, 6)
     run(daemon.uri, ddb.name, migrations)
     assert ddb.users.count_documents({"preferences.theme": "light"}) == DOCS - 10
-    touched = [i for rec in ddb.dbops_touched.find() for _, ids in rec["unset"] for i in ids]
+    touched = [i for rec in ddb.dbops_touched.find() for entry in rec["unset"] for i in entry[1]]
     assert len(set(touched)) == DOCS - 10
     if daemon.kind == "replica_set":  # with transactions the records are exact; without, a replayed batch may repeat
         assert len(touched) == DOCS - 10
@@ -137,5 +137,19 @@ def test_compensate_a_killed_code_migration(daemon, ddb, tmp_path):
     kill_after_batches(start_runner(daemon.uri, ddb.name, migrations), ddb, 5)
     result = run(daemon.uri, ddb.name, migrations, on_partial="compensate")
     assert result.rolled_back == ["2024.001"] and result.applied == []
+    assert snapshot(ddb) == before
+    assert ledger_status(ddb) == {"2024.001": "rolled_back"}
+
+
+def test_rollback_killed_mid_way_is_not_reported_applied_and_finishes(daemon, ddb, tmp_path):
+    migrations = tmp_path / "migrations"
+    write_mongo_set(migrations, "2024.001_user_preferences", py=CODE_MIGRATION)
+    before = snapshot(ddb)
+    run(daemon.uri, ddb.name, migrations)
+    assert ddb.dbops_progress.count_documents({}) == 0
+    kill_after_batches(start_runner(daemon.uri, ddb.name, migrations, state="rolled_back", target="0"), ddb, 4)
+    assert ledger_status(ddb) == {"2024.001": "running"}  # half undone: never "applied"
+    assert 0 < ddb.users.count_documents({"times_migrated": 1}) < DOCS
+    run(daemon.uri, ddb.name, migrations, state="rolled_back", target="0")
     assert snapshot(ddb) == before
     assert ledger_status(ddb) == {"2024.001": "rolled_back"}

@@ -175,8 +175,8 @@ def test_split_array_into_content_blocks(mongo_server, seeded, migrations):
 
 
 def test_rollback_keeps_edits_made_to_the_split_out_documents(mongo_server, seeded, migrations):
-    write_mongo_set(migrations, "1_split", yml={"operations": [{"create_collection": {"name": "content_blocks"}},
-                                                                SPLIT]})
+    operations = [{"create_collection": {"name": "content_blocks"}}, SPLIT]
+    write_mongo_set(migrations, "1_split", yml={"operations": operations})
     run(mongo_server, seeded.name, migrations)
     course = seeded.courses.find_one({"title": "course 0"})
     block_id = course["curriculum"][1]["lessons"][0]["content_block_id"]

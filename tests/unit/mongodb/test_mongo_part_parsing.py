@@ -120,7 +120,7 @@ def test_split_array_transform_walks_nested_arrays():
     new_value, created = op.transform(root, now=None)
     assert [(d["course"], d["module"], d["kind"], d["content"], d["meta"]) for d in created] == [
         ("intro", 0, "video", "A", {"from": "curriculum"}), ("intro", 1, "text", "D", {"from": "curriculum"})]
-    lessons = [le for _, le in ((None, e) for e, _ in walk({"curriculum": new_value}, ["curriculum", "lessons"]))]
+    lessons = [found[0] for found in walk({"curriculum": new_value}, ["curriculum", "lessons"])]
     assert lessons[0] == {"t": "a", "type": "video", "block_id": created[0]["_id"]}
     assert lessons[2] == {"t": "c", "content": "C", "block_id": "already"}  # already migrated: untouched
     assert root["curriculum"][0]["lessons"][0]["content"] == "A"  # the input is not modified

@@ -99,6 +99,15 @@ def finish(db: Any, version: str, status: str, *, run_id: str, error: str | None
         upsert=True, session=session)
 
 
+def set_status(db: Any, version: str, status: str, *, run_id: str, note: str) -> None:
+    """A status change in the middle of work (e.g. a rollback starting), with a note in the history."""
+    db[COLLECTION].update_one(
+        {"_id": version},
+        {"$set": {"status": status, "run_id": run_id},
+         "$push": {"history": {"$each": [{"at": now(), "status": status, "run_id": run_id, "note": note}],
+                               "$slice": -HISTORY_KEEP}}})
+
+
 def record_status(db: Any, *, version: str, name: str, checksum: str, kind: str, status: str,
                   error: str | None) -> None:
     """A status written from outside an apply/rollback (e.g. after a failed compensation)."""

@@ -488,6 +488,9 @@ class MongoPartExecutor:
         self._check_lock()
         started = time.monotonic()
         entry = ledger.read(self.db, mset.version)
+        if entry is not None:
+            # Killed while undoing, the part must not look applied: RUNNING makes the next run resume or compensate.
+            ledger.set_status(self.db, mset.version, RUNNING, run_id=opts.run_id, note="rolling back")
         try:
             if mset.mongodb.kind == "yaml" or (entry is not None and entry.get("kind") == "yaml"):
                 self._undo_yaml(mset, None, opts, queries)
