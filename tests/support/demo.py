@@ -112,11 +112,31 @@ def mongo_up(conf: dict) -> None:
     print(f"SecantusDB: started on 127.0.0.1:{port} (data in {MONGO_DIR}, log in {DEMO_DIR})")
 
 
+def mongo_seed(conf: dict) -> None:
+    """Sample documents for the MongoDB sets to work on, once: a database the migrations already ran on is left as
+    it is, so a rerun of the demo changes nothing."""
+    import pymongo
+
+    from tests.support.mongo_sample_data import seed_sample_documents
+
+    port = int(conf["dbops_demo_mongo_port"])
+    client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=10000)
+    try:
+        db = client[conf["dbops_mongodb_database"]]
+        if db.list_collection_names():
+            return
+        seed_sample_documents(db)
+        print(f"SecantusDB: seeded sample documents into {db.name}")
+    finally:
+        client.close()
+
+
 def up() -> None:
     conf = settings()
     postgres_up(conf)
     mongo_up(conf)
     wait_for_port(int(conf["dbops_demo_mongo_port"]), timeout=30)
+    mongo_seed(conf)
 
 
 def down(purge: bool) -> None:
