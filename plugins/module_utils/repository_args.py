@@ -76,3 +76,13 @@ def plain(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+REPOSITORY_REQUIRED = "repository is required (a directory or s3://bucket/prefix), or set DBOPS_REPOSITORY"
+
+
+def module_result(outcome) -> tuple[dict, list[str]]:
+    """An engine outcome as a module's return values (keys whose value is None left out) and its warnings."""
+    result = plain(outcome.as_dict())
+    warnings = [str(warning) for warning in result.pop("warnings", None) or []]
+    return {key: value for key, value in result.items() if value is not None}, warnings

@@ -282,7 +282,8 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args impor
     connection_secrets,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import (
-    plain,
+    REPOSITORY_REQUIRED,
+    module_result,
     postgres_server_argument_spec,
     repository_argument_spec,
     repository_options_kwargs,
@@ -337,7 +338,7 @@ def main() -> None:
                          exception=ENGINE_IMPORT_ERROR)
     params = module.params
     if not params["repository"]:
-        module.fail_json(msg="repository is required (a directory or s3://bucket/prefix), or set DBOPS_REPOSITORY")
+        module.fail_json(msg=REPOSITORY_REQUIRED)
     if params["state"] == "present" and not (params["postgres_dsn"] or params["mongodb_uri"]):
         module.fail_json(msg="state=present needs postgres_dsn and/or mongodb_uri")
     if params["keep"] is not None and params["keep"] < 1:
@@ -360,10 +361,9 @@ def main() -> None:
         module.fail_json(msg=f"unexpected {type(exc).__name__} in the backup engine: {exc}",
                          exception=traceback.format_exc())
 
-    result = plain(outcome.as_dict())
-    for warning in result.pop("warnings", None) or []:
-        module.warn(str(warning))
-    result = {key: value for key, value in result.items() if value is not None}
+    result, warnings = module_result(outcome)
+    for warning in warnings:
+        module.warn(warning)
     module.exit_json(**result)
 
 

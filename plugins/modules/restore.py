@@ -190,7 +190,8 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args impor
     connection_secrets,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import (
-    plain,
+    REPOSITORY_REQUIRED,
+    module_result,
     postgres_server_argument_spec,
     repository_argument_spec,
     repository_options_kwargs,
@@ -249,7 +250,7 @@ def main() -> None:
                          exception=ENGINE_IMPORT_ERROR)
     params = module.params
     if not params["repository"]:
-        module.fail_json(msg="repository is required (a directory or s3://bucket/prefix), or set DBOPS_REPOSITORY")
+        module.fail_json(msg=REPOSITORY_REQUIRED)
     if params["postgres_dsn"] and not params["pgdata"] and \
             (params["target_name"] or params["target_time"] or params["target_lsn"]):
         module.fail_json(msg="pgdata (the data directory on this host) is required to restore PostgreSQL")
@@ -270,10 +271,10 @@ def main() -> None:
     except Exception as exc:  # a bug: still one message, with the traceback for -vvv
         module.fail_json(msg=f"unexpected {type(exc).__name__} in the restore engine: {exc}",
                          exception=traceback.format_exc())
-    result = plain(outcome.as_dict())
-    for warning in result.pop("warnings", None) or []:
-        module.warn(str(warning))
-    module.exit_json(**{key: value for key, value in result.items() if value is not None})
+    result, warnings = module_result(outcome)
+    for warning in warnings:
+        module.warn(warning)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

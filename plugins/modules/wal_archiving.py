@@ -202,7 +202,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args impor
     connection_secrets,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import (
-    plain,
+    module_result,
     postgres_server_argument_spec,
     repository_argument_spec,
     repository_options_kwargs,
@@ -276,12 +276,12 @@ def main() -> None:
     except Exception as exc:  # a bug: still one message, with the traceback for -vvv
         module.fail_json(msg=f"unexpected {type(exc).__name__} configuring WAL archiving: {exc}",
                          exception=traceback.format_exc())
-    result = plain(outcome.as_dict())
-    for warning in result.pop("warnings", None) or []:
-        module.warn(str(warning))
+    result, warnings = module_result(outcome)
+    for warning in warnings:
+        module.warn(warning)
     if module._diff:
-        result["diff"] = {"before": result["before"], "after": result["after"]}
-    module.exit_json(**{key: value for key, value in result.items() if value is not None})
+        result["diff"] = {"before": result.get("before"), "after": result.get("after")}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
