@@ -160,15 +160,21 @@ def _golang_sets(files: list[Path]) -> list[MigrationSet]:
     for version, path in downs.items():
         if version not in ups:
             raise MigrationFormatError("down file without an up file", version=version, path=path)
+    return _up_down_file_sets(ups, downs, "golang-migrate")
+
+
+def _up_down_file_sets(ups: dict[str, tuple[str, Path]], downs: dict[str, Path],
+                       source_format: str) -> list[MigrationSet]:
+    """Sets of a format that keeps each version's up and down SQL in two files (golang-migrate, Flyway)."""
     sets = []
     for version, (slug, up_path) in ups.items():
         down_path = downs.get(version)
         up_sql = _read(up_path)
         down_sql = _read(down_path) if down_path else None
         hashed = [(up_path.name, up_sql.encode())] + ([(down_path.name, down_sql.encode())] if down_path else [])
-        part = _adopted_part(up_sql, down_sql, up_path, down_path, hashed, "golang-migrate")
+        part = _adopted_part(up_sql, down_sql, up_path, down_path, hashed, source_format)
         sets.append(MigrationSet(version=version, slug=slug, path=up_path, manifest=Manifest(description=slug),
-                                 postgres=part, source_format="golang-migrate"))
+                                 postgres=part, source_format=source_format))
     return sets
 
 
@@ -194,16 +200,7 @@ def _flyway_sets(files: list[Path]) -> list[MigrationSet]:
     for version, path in undos.items():
         if version not in ups:
             raise MigrationFormatError("undo (U) file without a versioned (V) file", version=version, path=path)
-    sets = []
-    for version, (slug, up_path) in ups.items():
-        down_path = undos.get(version)
-        up_sql = _read(up_path)
-        down_sql = _read(down_path) if down_path else None
-        hashed = [(up_path.name, up_sql.encode())] + ([(down_path.name, down_sql.encode())] if down_path else [])
-        part = _adopted_part(up_sql, down_sql, up_path, down_path, hashed, "flyway")
-        sets.append(MigrationSet(version=version, slug=slug, path=up_path, manifest=Manifest(description=slug),
-                                 postgres=part, source_format="flyway"))
-    return sets
+    return _up_down_file_sets(ups, undos, "flyway")
 
 
 def _has_sql(text: str) -> bool:
