@@ -110,7 +110,7 @@ def write_migration_set(root: Path, batch_size: int, pause_ms: int) -> Path:
 
 
 def engine_backfill(dsn: str, migrations_dir: Path, deadline: Deadline) -> Outcome:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations import engine
 
     stopped = None

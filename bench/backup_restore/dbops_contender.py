@@ -36,14 +36,14 @@ class Dbops:
         return "sevenp.dbops"
 
     def _repository(self):
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.repository_options import (
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import (
             RepositoryOptions,
         )
 
         return RepositoryOptions(url=str(self.repo), local_owner=PG_OS_USER)
 
     def _install(self):
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.archiver_install import (
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver_install import (
             ArchiverInstall,
         )
 
@@ -53,7 +53,7 @@ class Dbops:
 
     def prepare(self) -> None:
         """The archiver installed by the wal_archiving module's engine, as the role installs it."""
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.archiver_install import (
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver_install import (
             check_reachable,
             install,
         )
@@ -73,7 +73,7 @@ class Dbops:
         pass
 
     def backup(self) -> None:
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.take_backup import (
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import (
             BackupRequest,
             run_backup,
         )
@@ -88,7 +88,7 @@ class Dbops:
 
     def backup_unverified(self) -> None:
         """The same backup with verify=False: what the verification step costs (restores verify again anyway)."""
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.take_backup import (
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import (
             BackupRequest,
             run_backup,
         )
@@ -117,7 +117,7 @@ class Dbops:
 
     def create_point(self, name: str) -> tuple[str, str]:
         """The recovery_point module's engine; returns (LSN, the unique restore point name written to WAL)."""
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.recovery_point import (
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_point import (
             RecoveryPointRequest,
             create_recovery_point,
         )
@@ -132,7 +132,7 @@ class Dbops:
         flush_before and verify_archiving are off: the source is already stopped (nothing left to flush), and the
         benchmark's restored clusters must not archive into the repository the other contender reads.
         """
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres_backup.pitr_restore import (
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_restore import (
             PgRestoreRequest,
             restore_postgres,
         )

@@ -15,11 +15,11 @@ ENGINE = "ansible_collections.sevenp.dbops.plugins.module_utils.dbops."
 # (module, attribute path, label); ClusterOwner.run is labelled by the program it runs.
 STEPS = [
     ("postgres.cluster_owner", "ClusterOwner.run", None),
-    ("postgres_backup.tar_archive", "extract", "extract tar (zstd -d | tar -x)"),
-    ("postgres_backup.tar_archive", "compress_file", "compress pg_wal.tar"),
-    ("postgres_backup.base_backup", "verify_backup", "verify backup (streamed manifest check + pg_waldump)"),
-    ("storage.repository", "LocalRepository.put_file", "repository put_file (sha256 + copy + fsync)"),
-    ("storage.repository", "LocalRepository.get_file", "repository get_file (copy + sha256 check)"),
+    ("postgres.backup.tar_archive", "extract", "extract tar (zstd -d | tar -x)"),
+    ("postgres.backup.tar_archive", "compress_file", "compress pg_wal.tar"),
+    ("postgres.backup.base_backup", "verify_backup", "verify backup (streamed manifest check + pg_waldump)"),
+    ("repository.store", "LocalRepository.put_file", "repository put_file (sha256 + copy + fsync)"),
+    ("repository.store", "LocalRepository.get_file", "repository get_file (copy + sha256 check)"),
     ("backups.take_backup", "wal_health", "WAL chain + archiver check"),
     ("postgres_backup.pitr_restore", "PgRestore.plan", "plan (target, backup, WAL chain)"),
     ("postgres_backup.pitr_restore", "PgRestore._fetch", "fetch backup objects to staging"),

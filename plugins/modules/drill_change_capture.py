@@ -91,14 +91,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args impor
 )
 
 try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.repository_options import (
-        RepositoryOptions,
-    )
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.capture_runner import (
         run_capture,
         stop_capture,
     )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import (
+        RepositoryOptions,
+    )
 except ImportError:
     ENGINE_IMPORT_ERROR = traceback.format_exc()
 

@@ -80,8 +80,8 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args impor
 )
 
 try:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.disaster import strike
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
 except ImportError:
     ENGINE_IMPORT_ERROR = traceback.format_exc()
 

@@ -143,6 +143,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args impor
 )
 
 try:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.write_load import (
         LoadSpec,
         WriteLoad,
@@ -151,7 +152,6 @@ try:
         wait_for_writes,
         wait_stopped,
     )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
 except ImportError:
     ENGINE_IMPORT_ERROR = traceback.format_exc()
 

@@ -133,6 +133,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args impor
 )
 
 try:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.acknowledgements import (
         MONGODB,
         POSTGRES,
@@ -148,7 +149,6 @@ try:
         verify,
     )
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.write_load import LoadSpec
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
 except ImportError:
     ENGINE_IMPORT_ERROR = traceback.format_exc()
 

@@ -259,10 +259,12 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args impor
 )
 
 try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.discovery import discover
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.engine import RunRequest, run
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.sql_splitter import split_statements
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.sql_splitter import (
+        split_statements,
+    )
 except ImportError:
     ENGINE_IMPORT_ERROR = traceback.format_exc()
 

@@ -144,14 +144,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args impor
 )
 
 try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.recovery_point import (
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_point import (
         RecoveryPointRequest,
         create_recovery_point,
     )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.repository_options import (
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import (
         RepositoryOptions,
     )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
 except ImportError:
     ENGINE_IMPORT_ERROR = traceback.format_exc()
 

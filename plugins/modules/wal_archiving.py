@@ -210,14 +210,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args impor
 )
 
 try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.archiving_setup import (
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiving_setup import (
         ArchivingRequest,
         configure_archiving,
     )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.repository_options import (
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import (
         RepositoryOptions,
     )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
 except ImportError:
     ENGINE_IMPORT_ERROR = traceback.format_exc()
 

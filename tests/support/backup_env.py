@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.repository_options import RepositoryOptions
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.storage.repository import Repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import Repository
 
 from .pg_cluster import PgCluster, new_cluster
 from .s3_server import ACCESS_KEY, REGION, SECRET_KEY

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "build"))
 sys.path.insert(0, str(ROOT))
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError  # noqa: E402
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError  # noqa: E402
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations import engine  # noqa: E402
 
 

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.backups.archiver_install import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver_install import (
     ArchiverInstall,
     install,
 )

@@ -9,7 +9,7 @@ import pymongo
 import pytest
 from secantus import SecantusDBServer
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import ConnectionFailed
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed
 from tests.support.mongo_migrations import run, write_mongo_set
 from tests.support.ports import free_port
 

@@ -1,0 +1,1 @@
+"""The disaster-recovery drill: write load, simulated disaster, verification and report."""

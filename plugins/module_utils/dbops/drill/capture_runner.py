@@ -1,4 +1,4 @@
-"""Runs the MongoDB change capture (mongodb_backup.capture.ChangeCapture) for the length of a drill.
+"""Runs the MongoDB change capture (mongodb.backup.capture.ChangeCapture) for the length of a drill.
 
 The recovery point waits until the change archive covers its cluster time, so the capture must run while the point
 is taken. Until the collection has its own way of keeping the capture running, the drill runs it here, in the
@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
 
 STOP_FILE = "capture.stop"
 STATUS_FILE = "capture.status.json"
@@ -28,7 +28,7 @@ def _status_path(work_dir: str) -> Path:
 
 def run_capture(uri: str, repository, database: str, work_dir: str, max_seconds: float) -> dict:
     """Capture until the stop file appears or max_seconds pass; the summary is also written to the status file."""
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb_backup.capture import ChangeCapture
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.capture import ChangeCapture
 
     Path(work_dir).mkdir(parents=True, exist_ok=True)
     _status_path(work_dir).unlink(missing_ok=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.write_load import table_identifier
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import ConnectionFailed, DbopsError
 
 try:
     import psycopg

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.acknowledgements import (
     MONGODB,
     POSTGRES,
@@ -23,7 +24,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.acknowled
     AckLog,
     Failure,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import ConnectionFailed, DbopsError
 
 try:
     import psycopg

@@ -1,1 +1,1 @@
-"""Migration sets: discovery, ordering, planning and the coordinator that applies them part by part."""
+"""Database-neutral migration sets: model, discovery and formats, dependency graph, planner, coordinator."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import (
     DbopsError,
     IrreversibleMigration,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_executor import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import (
     APPLIED,
     PARTIAL,
     ROLLED_BACK,

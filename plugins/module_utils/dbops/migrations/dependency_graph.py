@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DependencyError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DependencyError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.version_order import version_key
 

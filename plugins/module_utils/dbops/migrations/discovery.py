@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import MigrationFormatError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFormatError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.checksum import part_checksum
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.manifest import load_manifest
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import (

@@ -11,12 +11,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import DbopsError, MigrationFailed
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError, MigrationFailed
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.coordinator import Coordinator
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.dependency_graph import DependencyGraph
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.discovery import discover
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_executor import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import (
     PartExecutor,
     RunOptions,
 )
@@ -57,7 +57,7 @@ def build_executors(request: RunRequest) -> dict[str, PartExecutor]:
     """A PostgreSQL executor when postgres_dsn is given; a MongoDB one (imported lazily) when mongodb_uri is."""
     executors: dict[str, PartExecutor] = {}
     if request.postgres_dsn:
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.part_executor import (
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_executor import (
             PostgresPartExecutor,
         )
 
@@ -67,7 +67,7 @@ def build_executors(request: RunRequest) -> dict[str, PartExecutor]:
             raise DbopsError("mongodb_uri is given but mongodb_database is not: name the MongoDB database")
         # Imported here, not at the top, so a PostgreSQL-only run never loads pymongo; written as a static import
         # so Ansible's module packer ships the MongoDB executor with the module.
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.part_executor import (
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.part_executor import (
             MongoPartExecutor,
         )
 

@@ -11,7 +11,7 @@ try:  # guarded: ansible-test's import sanity test loads module_utils without Py
 except ImportError:  # pragma: no cover
     yaml = None
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import MigrationFormatError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFormatError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import (
     PHASES,
     TRANSACTION_MODES,

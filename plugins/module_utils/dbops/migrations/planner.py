@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import (
     DbopsError,
     DriftError,
     IrreversibleMigration,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.dependency_graph import DependencyGraph
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_executor import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import (
     APPLIED,
     HALF_DONE,
     LedgerEntry,

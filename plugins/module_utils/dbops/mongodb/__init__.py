@@ -1,1 +1,1 @@
-"""MongoDB half of the migration engine: ledger, runner lock, declarative operations and code migrations."""
+"""MongoDB side of the engine: one connection, one topology, the oplog, migrations, backup and restore."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import ConnectionFailed, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
 
 try:  # guarded: ansible-test's import sanity test loads module_utils without third-party packages
     import bson

@@ -1,1 +1,1 @@
-"""PostgreSQL side of the engine: connection, SQL splitting, ledger, locks, backfills and the part executor."""
+"""PostgreSQL side of the engine: one connection, the server on its host, WAL, migrations, backup and restore."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.errors import ConnectionFailed
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed
 
 try:
     import psycopg

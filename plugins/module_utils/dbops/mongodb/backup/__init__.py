@@ -1,0 +1,1 @@
+"""MongoDB backups: mongodump-layout dumps, continuous change capture, recovery times."""

@@ -1,0 +1,120 @@
+"""The MongoDB ledger: collection dbops_migrations, one document per version.
+
+Besides version, checksum, status, timings, who/where and the last error, a declarative part's document holds
+its operations with the inverse each one computed at apply time (written BEFORE the change is made), so a
+rollback restores what was there even if the files changed since. Reading never creates the collection
+(check mode creates nothing).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import LedgerEntry
+
+COLLECTION = "dbops_migrations"
+HISTORY_KEEP = 20
+
+# Operation states inside a ledger document.
+OP_PENDING = "pending"
+OP_PREPARED = "prepared"  # inverse recorded, the change may have started
+OP_DONE = "done"
+OP_UNDONE = "undone"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.isoformat()
+    return str(value)
+
+
+def who() -> dict[str, Any]:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = str(os.getuid())
+    return {"applied_by": user, "applied_from": socket.gethostname(), "pid": os.getpid()}
+
+
+def _entry(doc: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry(version=doc["version"], status=doc.get("status", ""), checksum=doc.get("checksum"),
+                       name=doc.get("name"), started_at=_iso(doc.get("started_at")),
+                       finished_at=_iso(doc.get("finished_at")), duration_ms=doc.get("duration_ms"),
+                       error=doc.get("error"))
+
+
+def read_all(db: Any) -> dict[str, LedgerEntry]:
+    """version -> LedgerEntry; {} when the collection does not exist (a find never creates it)."""
+    return {doc["version"]: _entry(doc) for doc in db[COLLECTION].find({}, {"ops": 0, "history": 0})}
+
+
+def read(db: Any, version: str) -> dict[str, Any] | None:
+    return db[COLLECTION].find_one({"_id": version})
+
+
+def start(db: Any, *, version: str, name: str, checksum: str, kind: str, run_id: str, status: str,
+          ops: list[dict[str, Any]] | None, resume: bool, extra: dict[str, Any] | None = None,
+          session: Any = None) -> dict[str, Any]:
+    """Mark a part as running. resume keeps the recorded operations (and their inverses) of an earlier attempt."""
+    fields: dict[str, Any] = {"version": version, "name": name, "checksum": checksum, "kind": kind,
+                              "status": status, "run_id": run_id, "error": None, "finished_at": None,
+                              "duration_ms": None, **who(), **(extra or {})}
+    if not resume:
+        fields["started_at"] = now()
+        fields["ops"] = ops or []
+    update = {"$set": fields, "$push": {"history": {"$each": [{"at": now(), "status": status, "run_id": run_id}],
+                                                    "$slice": -HISTORY_KEEP}}}
+    db[COLLECTION].update_one({"_id": version}, update, upsert=True, session=session)
+    return read(db, version)
+
+
+def set_op(db: Any, version: str, index: int, session: Any = None, **fields: Any) -> None:
+    db[COLLECTION].update_one({"_id": version}, {"$set": {f"ops.{index}.{k}": v for k, v in fields.items()}},
+                              session=session)
+
+
+def finish(db: Any, version: str, status: str, *, run_id: str, error: str | None = None,
+           duration_ms: int | None = None, session: Any = None) -> None:
+    fields: dict[str, Any] = {"status": status, "error": error, "finished_at": now(), "run_id": run_id}
+    if duration_ms is not None:
+        fields["duration_ms"] = duration_ms
+    history = {"at": now(), "status": status, "run_id": run_id}
+    if error:
+        history["error"] = error
+    db[COLLECTION].update_one(
+        {"_id": version},
+        {"$set": fields, "$push": {"history": {"$each": [history], "$slice": -HISTORY_KEEP}}},
+        upsert=True, session=session)
+
+
+def set_status(db: Any, version: str, status: str, *, run_id: str, note: str) -> None:
+    """A status change in the middle of work (e.g. a rollback starting), with a note in the history."""
+    db[COLLECTION].update_one(
+        {"_id": version},
+        {"$set": {"status": status, "run_id": run_id},
+         "$push": {"history": {"$each": [{"at": now(), "status": status, "run_id": run_id, "note": note}],
+                               "$slice": -HISTORY_KEEP}}})
+
+
+def record_status(db: Any, *, version: str, name: str, checksum: str, kind: str, status: str,
+                  error: str | None) -> None:
+    """A status written from outside an apply/rollback (e.g. after a failed compensation)."""
+    db[COLLECTION].update_one(
+        {"_id": version},
+        {"$set": {"version": version, "name": name, "kind": kind, "status": status, "error": error},
+         "$setOnInsert": {"checksum": checksum, "started_at": now()},
+         "$push": {"history": {"$each": [{"at": now(), "status": status, "run_id": "-", "error": error}],
+                               "$slice": -HISTORY_KEEP}}},
+        upsert=True)

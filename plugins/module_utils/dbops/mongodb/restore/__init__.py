@@ -1,0 +1,1 @@
+"""MongoDB restore to a point: a dump, its oplog window, then the change archive."""

@@ -1,0 +1,1 @@
+"""PostgreSQL backups: base backups with their manifest check, logical dumps, recovery points."""

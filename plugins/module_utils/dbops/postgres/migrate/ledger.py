@@ -1,0 +1,253 @@
+"""The PostgreSQL ledger in schema dbops: what was applied, every statement run, and resumable progress.
+
+Created on the first run that changes something; reading it never creates it (check mode creates nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import LedgerEntry
+
+SCHEMA = "dbops"
+
+CREATE_LEDGER = """
+CREATE SCHEMA IF NOT EXISTS dbops;
+CREATE TABLE IF NOT EXISTS dbops.schema_migrations (
+    version      text PRIMARY KEY,
+    name         text NOT NULL,
+    checksum     text NOT NULL,
+    status       text NOT NULL CHECK (status IN ('running', 'partial', 'applied', 'failed', 'rolled_back')),
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    finished_at  timestamptz,
+    duration_ms  bigint,
+    applied_by   text NOT NULL DEFAULT current_user,
+    applied_from text,
+    run_id       text,
+    error        text
+);
+CREATE TABLE IF NOT EXISTS dbops.migration_log (
+    id          bigserial PRIMARY KEY,
+    run_id      text NOT NULL,
+    version     text NOT NULL,
+    direction   text NOT NULL CHECK (direction IN ('up', 'down', 'verify', 'backfill')),
+    seq         integer NOT NULL,
+    statement   text NOT NULL,
+    status      text NOT NULL CHECK (status IN ('ok', 'error', 'lock_timeout')),
+    attempt     integer NOT NULL DEFAULT 1,
+    started_at  timestamptz NOT NULL,
+    duration_ms double precision NOT NULL,
+    error       text
+);
+CREATE TABLE IF NOT EXISTS dbops.statement_progress (
+    version        text NOT NULL,
+    direction      text NOT NULL CHECK (direction IN ('up', 'down')),
+    seq            integer NOT NULL,
+    statement_sha  text NOT NULL,
+    status         text NOT NULL CHECK (status IN ('running', 'done')),
+    invalid_before jsonb,
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (version, direction, seq)
+);
+CREATE TABLE IF NOT EXISTS dbops.backfill_progress (
+    version     text NOT NULL,
+    name        text NOT NULL,
+    table_name  text NOT NULL,
+    last_key    jsonb,
+    rows_done   bigint NOT NULL DEFAULT 0,
+    batches     bigint NOT NULL DEFAULT 0,
+    status      text NOT NULL CHECK (status IN ('running', 'done')),
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (version, name)
+);
+"""
+
+_HOST = socket.gethostname()
+
+
+@dataclass
+class LogEntry:
+    """One statement run, for dbops.migration_log."""
+
+    version: str
+    direction: str
+    seq: int
+    statement: str
+    status: str
+    started_at: datetime
+    duration_ms: float
+    attempt: int = 1
+    error: str | None = None
+
+
+def ledger_exists(conn: Any) -> bool:
+    row = conn.execute("SELECT to_regclass('dbops.schema_migrations') IS NOT NULL, "
+                       "to_regclass('dbops.statement_progress') IS NOT NULL").fetchone()
+    return bool(row[0] and row[1])
+
+
+def ensure_ledger(conn: Any) -> None:
+    """Create the ledger if missing (the caller holds the runner lock, so two runners never race here)."""
+    if not ledger_exists(conn):
+        conn.execute(CREATE_LEDGER)
+
+
+def read_ledger(conn: Any) -> dict[str, LedgerEntry]:
+    if not ledger_exists(conn):
+        return {}
+    rows = conn.execute(
+        "SELECT version, status, checksum, name, started_at, finished_at, duration_ms, error "
+        "FROM dbops.schema_migrations").fetchall()
+    return {
+        r[0]: LedgerEntry(version=r[0], status=r[1], checksum=r[2], name=r[3],
+                          started_at=r[4].isoformat() if r[4] else None,
+                          finished_at=r[5].isoformat() if r[5] else None, duration_ms=r[6], error=r[7])
+        for r in rows
+    }
+
+
+_UPSERT = """
+INSERT INTO dbops.schema_migrations AS m (version, name, checksum, status, started_at, finished_at, duration_ms,
+                                           applied_from, run_id, error)
+VALUES (%(version)s, %(name)s, %(checksum)s, %(status)s, COALESCE(%(started_at)s, now()),
+        CASE WHEN %(finished)s THEN now() END, %(duration_ms)s, %(host)s, %(run_id)s, %(error)s)
+ON CONFLICT (version) DO UPDATE SET
+    name = EXCLUDED.name, checksum = EXCLUDED.checksum, status = EXCLUDED.status,
+    started_at = CASE WHEN %(keep_started)s THEN m.started_at ELSE EXCLUDED.started_at END,
+    finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms, applied_by = current_user,
+    applied_from = EXCLUDED.applied_from, run_id = EXCLUDED.run_id, error = EXCLUDED.error
+"""
+
+_INSERT_LOG = """
+INSERT INTO dbops.migration_log (run_id, version, direction, seq, statement, status, attempt, started_at,
+                                 duration_ms, error)
+SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::int[], %s::timestamptz[],
+                         %s::float8[], %s::text[])
+"""
+
+
+_FINISH_HEAD = """
+WITH upsert AS (
+""" + _UPSERT + """
+RETURNING 1)
+INSERT INTO dbops.migration_log (run_id, version, direction, seq, statement, status, attempt, started_at,
+                                 duration_ms, error)
+SELECT %(run_id)s, version, direction, seq, statement, status, attempt, started_at, duration_ms, error
+FROM (VALUES {rows}) AS entry (version, direction, seq, statement, status, attempt, started_at, duration_ms, error)
+WHERE version IS NOT NULL;
+COMMIT
+"""
+_LOG_ROW = ("(%(v{i})s::text, %(d{i})s::text, %(q{i})s::int, %(s{i})s::text, %(t{i})s::text, %(a{i})s::int, "
+            "%(w{i})s::timestamptz, %(m{i})s::float8, %(e{i})s::text)")
+
+
+def _status_params(*, version: str, name: str, checksum: str, status: str, run_id: str, error: str | None,
+                   duration_ms: int | None, started_at: datetime | None, finished: bool,
+                   keep_started: bool) -> dict[str, Any]:
+    return {
+        "version": version, "name": name, "checksum": checksum, "status": status, "started_at": started_at,
+        "finished": finished, "duration_ms": duration_ms, "host": _HOST, "run_id": run_id, "error": error,
+        "keep_started": keep_started,
+    }
+
+
+def record_status(conn: Any, *, version: str, name: str, checksum: str, status: str, run_id: str,
+                  error: str | None = None, duration_ms: int | None = None, started_at: datetime | None = None,
+                  finished: bool = False, keep_started: bool = False) -> None:
+    conn.execute(_UPSERT, _status_params(
+        version=version, name=name, checksum=checksum, status=status, run_id=run_id, error=error,
+        duration_ms=duration_ms, started_at=started_at, finished=finished, keep_started=keep_started))
+
+
+def record_log_and_commit(client_cursor: Any, entries: list[LogEntry], *, version: str, name: str, checksum: str,
+                          status: str, run_id: str, duration_ms: int | None = None, keep_started: bool = False) -> None:
+    """Status row, statement log and COMMIT in ONE round trip (client-side binding allows several statements).
+
+    Per set this is the engine's only overhead over the statements themselves; hundreds of small sets notice.
+    If the INSERT fails, the server skips the COMMIT and the caller rolls back.
+    """
+    params = _status_params(version=version, name=name, checksum=checksum, status=status, run_id=run_id,
+                            error=None, duration_ms=duration_ms, started_at=None, finished=True,
+                            keep_started=keep_started)
+    # Scalars, not arrays: quoting arrays client-side costs more than the statement itself for small sets.
+    rows = []
+    for i, entry in enumerate(entries):
+        rows.append(_LOG_ROW.format(i=i))
+        params.update({f"v{i}": entry.version, f"d{i}": entry.direction, f"q{i}": entry.seq,
+                       f"s{i}": entry.statement, f"t{i}": entry.status, f"a{i}": entry.attempt,
+                       f"w{i}": entry.started_at, f"m{i}": entry.duration_ms, f"e{i}": entry.error})
+    if not rows:  # nothing to log (a set without statements): VALUES needs a row, WHERE drops it
+        rows.append("(NULL::text, NULL::text, NULL::int, NULL::text, NULL::text, NULL::int, NULL::timestamptz, "
+                    "NULL::float8, NULL::text)")
+    client_cursor.execute(_FINISH_HEAD.replace("{rows}", ", ".join(rows)), params)
+
+
+def set_error(conn: Any, version: str, error: str) -> None:
+    """Keep the status (e.g. a failed down leaves the set applied) but record the error."""
+    conn.execute("UPDATE dbops.schema_migrations SET error = %s WHERE version = %s", (error, version))
+
+
+def write_log(conn: Any, run_id: str, entries: list[LogEntry]) -> None:
+    if not entries:
+        return
+    conn.execute(_INSERT_LOG, (
+        run_id,
+        [e.version for e in entries], [e.direction for e in entries], [e.seq for e in entries],
+        [e.statement for e in entries], [e.status for e in entries], [e.attempt for e in entries],
+        [e.started_at for e in entries], [e.duration_ms for e in entries], [e.error for e in entries],
+    ))
+
+
+# ---- statement progress (parts run as segments) ------------------------------------------------------------------
+
+@dataclass
+class ProgressRow:
+    seq: int
+    statement_sha: str
+    status: str  # running | done
+    invalid_before: list[int] | None
+
+
+def read_progress(conn: Any, version: str, direction: str) -> dict[int, ProgressRow]:
+    if not ledger_exists(conn):
+        return {}
+    rows = conn.execute("SELECT seq, statement_sha, status, invalid_before FROM dbops.statement_progress "
+                        "WHERE version = %s AND direction = %s", (version, direction)).fetchall()
+    return {r[0]: ProgressRow(r[0], r[1], r[2], r[3]) for r in rows}
+
+
+def mark_progress(conn: Any, version: str, direction: str, rows: list[tuple[int, str]], status: str,
+                  invalid_before: list[int] | None = None) -> None:
+    """Upsert progress rows (seq, statement sha); called inside the segment's transaction for 'done'."""
+    if not rows:
+        return
+    conn.execute(
+        "INSERT INTO dbops.statement_progress (version, direction, seq, statement_sha, status, invalid_before) "
+        "SELECT %s, %s, s.seq, s.sha, %s, %s FROM unnest(%s::int[], %s::text[]) AS s(seq, sha) "
+        "ON CONFLICT (version, direction, seq) DO UPDATE SET statement_sha = EXCLUDED.statement_sha, "
+        "status = EXCLUDED.status, invalid_before = COALESCE(EXCLUDED.invalid_before, "
+        "dbops.statement_progress.invalid_before), updated_at = now()",
+        (version, direction, status, json.dumps(invalid_before) if invalid_before is not None else None,
+         [r[0] for r in rows], [r[1] for r in rows]))
+
+
+def clear_progress(conn: Any, version: str, *, directions: tuple[str, ...] = ("up", "down"),
+                   backfill: bool = False) -> None:
+    conn.execute("DELETE FROM dbops.statement_progress WHERE version = %s AND direction = ANY(%s)",
+                 (version, list(directions)))
+    if backfill:
+        conn.execute("DELETE FROM dbops.backfill_progress WHERE version = %s", (version,))
+
+
+def has_progress(conn: Any, version: str) -> bool:
+    if not ledger_exists(conn):
+        return False
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM dbops.statement_progress WHERE version = %s) OR "
+                       "EXISTS (SELECT 1 FROM dbops.backfill_progress WHERE version = %s)",
+                       (version, version)).fetchone()
+    return bool(row[0])

@@ -1,0 +1,1 @@
+"""PostgreSQL point-in-time restore: planning without touching, then carrying it out."""

@@ -1,0 +1,224 @@
+"""Installing the WAL archiver on the database host: an entry point, the engine files it imports, its configuration.
+
+PostgreSQL runs archive_command / restore_command as the cluster's OS user, with whatever Python the command names.
+A virtualenv under a private home directory (root's) is out of that user's reach, so the archiver runs on the
+host's python3 (3.11+, with python3-boto3 for S3) from a directory of its own:
+
+    <dir>/bin/dbops-wal-archive                    entry point (adds <dir>/lib to sys.path)
+    <dir>/lib/ansible_collections/.../dbops/...    the few engine files it needs, copied from this collection
+    <dir>/conf/<name>.json                         repository and credentials, 0600, owned by the cluster's OS user
+
+The engine files are copied from the very modules imported here (inspect.getsource works from a module's zip
+payload as well as from a checkout), so the archiver always matches the collection that installed it. Every file is
+rewritten only when its content differs, atomically, so reruns report no change.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import re
+import shlex
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal import archiver as wal_archive_module
+
+PACKAGE_ROOT = "ansible_collections.sevenp.dbops.plugins.module_utils.dbops"
+LIB_ROOT = "lib/ansible_collections/sevenp/dbops/plugins/module_utils/dbops"
+
+
+_ENGINE_IMPORT = re.compile(r"^from (" + re.escape(PACKAGE_ROOT) + r"(?:\.\w+)+) import ([\w, ()\n]+?)$", re.MULTILINE)
+
+
+def _engine_files() -> tuple[tuple[str, Any], ...]:
+    """(path under LIB_ROOT, module) for the archiver and every engine module it imports, with their packages.
+
+    Found by following the archiver's own imports, so moving or splitting a file in the engine never leaves the
+    installed archiver without one it needs.
+    """
+    files: dict[str, Any] = {}
+    pending = [wal_archive_module]
+    while pending:
+        module = pending.pop()
+        parts = module.__name__[len(PACKAGE_ROOT) + 1:].split(".")
+        relative = "/".join(parts) + ".py"
+        if relative in files:
+            continue
+        files[relative] = module
+        for depth in range(len(parts)):
+            package = ".".join([PACKAGE_ROOT, *parts[:depth]])
+            files.setdefault("/".join([*parts[:depth], "__init__.py"]), importlib.import_module(package))
+        for match in _ENGINE_IMPORT.finditer(inspect.getsource(module)):
+            target = match.group(1)
+            try:
+                pending.append(importlib.import_module(target))
+            except ImportError:
+                continue
+            if not _is_package(target):
+                continue
+            for name in re.findall(r"\w+", match.group(2)):
+                submodule = f"{target}.{name}"
+                if name != "as" and importlib.util.find_spec(submodule) is not None:
+                    pending.append(importlib.import_module(submodule))
+    return tuple(sorted(files.items()))
+
+
+def _is_package(name: str) -> bool:
+    return hasattr(importlib.import_module(name), "__path__")
+
+
+ENGINE_FILES = _engine_files()
+ENTRY_POINT = '''#!/usr/bin/env python3
+# sevenp.dbops WAL archiver, installed by the sevenp.dbops collection (wal_archiving).
+#   archive_command = '<python3> <this file> --config <config.json> push %p %f'
+#   restore_command = '<python3> <this file> --config <config.json> fetch %f %p'
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+
+class ArchiverInstallError(DbopsError):
+    """The archiver could not be installed or cannot reach the repository."""
+
+
+@dataclass(frozen=True)
+class ArchiverInstall:
+    directory: str
+    python: str = "/usr/bin/python3"
+    config_path: str | None = None  # default <directory>/conf/archiver.json
+    config: dict[str, Any] = field(default_factory=dict)
+    os_user: str | None = None
+
+    @property
+    def script(self) -> str:
+        return str(Path(self.directory) / "bin" / "dbops-wal-archive")
+
+    @property
+    def config_file(self) -> str:
+        return self.config_path or str(Path(self.directory) / "conf" / "archiver.json")
+
+    def command_prefix(self) -> str:
+        return " ".join(shlex.quote(part) for part in (self.python, self.script, "--config", self.config_file))
+
+    def archive_command(self) -> str:
+        return f"{self.command_prefix()} push %p %f"
+
+    def restore_command(self) -> str:
+        return f"{self.command_prefix()} fetch %f %p"
+
+
+@dataclass
+class InstallResult:
+    changed: bool = False
+    written: list[str] = field(default_factory=list)
+
+
+def _write_if_different(path: Path, content: bytes, mode: int, owner_ids: tuple[int, int] | None,
+                        result: InstallResult, check_mode: bool) -> None:
+    try:
+        same = path.read_bytes() == content
+        stat = path.stat()
+        same = same and (stat.st_mode & 0o777) == mode and (owner_ids is None or (stat.st_uid, stat.st_gid) ==
+                                                            owner_ids)
+    except OSError:
+        same = False
+    if same:
+        return
+    result.changed = True
+    result.written.append(str(path))
+    if check_mode:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".dbops-tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if owner_ids is not None:
+            os.chown(tmp, *owner_ids)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _ensure_dir(path: Path, mode: int, result: InstallResult, check_mode: bool) -> None:
+    if path.is_dir():
+        if (path.stat().st_mode & 0o777) != mode and not check_mode:
+            os.chmod(path, mode)
+            result.changed = True
+        return
+    result.changed = True
+    result.written.append(str(path) + "/")
+    if not check_mode:
+        path.mkdir(parents=True, mode=mode, exist_ok=True)
+        os.chmod(path, mode)
+
+
+def install(spec: ArchiverInstall, *, check_mode: bool = False) -> InstallResult:
+    """Install or update the archiver; the cluster's OS user must be able to read it (directories 0755)."""
+    result = InstallResult()
+    base = Path(spec.directory)
+    if not base.is_absolute():
+        raise ArchiverInstallError(f"archiver directory {spec.directory!r} must be an absolute path")
+    owner = ClusterOwner(spec.os_user)
+    owner_ids = owner.ids() if os.geteuid() == 0 else None
+    try:
+        lib = base / LIB_ROOT
+        chain, probe = [], lib
+        while probe != base:
+            chain.append(probe)
+            probe = probe.parent
+        for directory in [base, base / "bin", Path(spec.config_file).parent, *reversed(chain), lib / "storage",
+                          lib / "postgres"]:
+            _ensure_dir(directory, 0o755, result, check_mode)
+        for relative, module in ENGINE_FILES:
+            _write_if_different(base / LIB_ROOT / relative, inspect.getsource(module).encode(), 0o644, None, result,
+                                check_mode)
+        _write_if_different(Path(spec.script), ENTRY_POINT.encode(), 0o755, None, result, check_mode)
+        repository = str(spec.config.get("repository") or "")
+        if repository.startswith("/") and not Path(repository).exists():
+            # A new local repository: the archiver (the cluster's OS user) writes into it.
+            result.changed = True
+            result.written.append(repository + "/")
+            if not check_mode:
+                Path(repository).mkdir(parents=True, mode=0o750)
+                if owner_ids is not None:
+                    os.chown(repository, *owner_ids)
+        config = json.dumps({key: value for key, value in spec.config.items() if value not in (None, "")},
+                            indent=2, sort_keys=True).encode() + b"\n"
+        _write_if_different(Path(spec.config_file), config, 0o600, owner_ids, result, check_mode)
+    except OSError as exc:
+        raise ArchiverInstallError(f"cannot install the WAL archiver in {spec.directory}: {exc}") from exc
+    return result
+
+
+def check_reachable(spec: ArchiverInstall) -> None:
+    """Run the installed archiver's 'check' as the cluster's OS user: it must write, read and delete a probe."""
+    owner = ClusterOwner(spec.os_user)
+    try:
+        owner.run([spec.python, spec.script, "--config", spec.config_file, "check"], timeout=120,
+                  what="the WAL archiver's repository check")
+    except DbopsError as exc:
+        raise ArchiverInstallError(
+            f"{exc.message}. The archiver runs as {spec.os_user or 'the current user'} with {spec.python}: that user "
+            "needs read access to the archiver directory, write access to a local repository, and for S3 the "
+            "python3-boto3 package"
+        ) from exc

@@ -1,1 +1,0 @@
-"""PostgreSQL backups and point-in-time recovery: base backups, logical dumps, recovery points, WAL chain, PITR."""

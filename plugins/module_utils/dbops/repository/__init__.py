@@ -1,0 +1,1 @@
+"""Backup repositories (a local directory or an S3 prefix), their catalog and their retention."""

@@ -1,0 +1,64 @@
+"""One recovery point for PostgreSQL and MongoDB, and one restore bringing both back to it (engine entry points of
+the backup, recovery_point and restore modules), with exact row and document checks."""
+
+from __future__ import annotations
+
+import threading
+
+import pymongo
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import BackupRequest, run_backup
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_point import (
+    RecoveryPointRequest,
+    create_recovery_point,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.restore import RestoreRequest, run_restore
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.capture import ChangeCapture
+from tests.support.backup_env import PG_BIN_DIR
+from tests.support.pg_cluster import PG_OS_USER
+
+
+def test_recovery_point_and_restore_of_both_databases(local_cluster, mongo_server, mongo_db_name):
+    env = local_cluster
+    things = pymongo.MongoClient(mongo_server)[mongo_db_name].things
+    env.execute("create table t (id int primary key)")
+    env.execute("insert into t select generate_series(1, 10)")
+    things.insert_many([{"_id": i} for i in range(1, 11)])
+
+    backup = run_backup(BackupRequest(repository=env.options, postgres_dsn=env.dsn, mongodb_uri=mongo_server,
+                                      mongodb_database=mongo_db_name, pg_bin_dir=PG_BIN_DIR))
+    assert {b["engine"] for b in backup.backups} == {"postgres", "mongodb"}
+    assert backup.oplog_end
+
+    stop = threading.Event()
+    capture = ChangeCapture(mongo_server, env.options.open(), mongo_db_name, flush_interval_s=0.2,
+                            checkpoint_interval_s=0.2)
+    thread = threading.Thread(target=capture.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        env.execute("insert into t select generate_series(11, 20)")
+        things.insert_many([{"_id": i} for i in range(11, 21)])
+        point = create_recovery_point(RecoveryPointRequest(
+            name="both", repository=env.options, postgres_dsn=env.dsn, mongodb_uri=mongo_server,
+            mongodb_database=mongo_db_name, wait_timeout=60))
+        assert point.lsn and point.oplog_ts
+        env.execute("insert into t select generate_series(21, 30)")
+        things.insert_many([{"_id": i} for i in range(21, 31)])
+        things.drop()  # the disaster
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+    plan = run_restore(RestoreRequest(repository=env.options, target_name="both", postgres_dsn=env.dsn,
+                                      pgdata=str(env.cluster.datadir), pg_bin_dir=PG_BIN_DIR, pg_os_user=PG_OS_USER,
+                                      mongodb_uri=mongo_server, mongodb_database=mongo_db_name, check_mode=True))
+    assert plan.changed and set(plan.plan) == {"postgres", "mongodb"}
+    assert env.rows() == list(range(1, 31))
+
+    result = run_restore(RestoreRequest(repository=env.options, target_name="both", postgres_dsn=env.dsn,
+                                        pgdata=str(env.cluster.datadir), pg_bin_dir=PG_BIN_DIR,
+                                        pg_os_user=PG_OS_USER, mongodb_uri=mongo_server,
+                                        mongodb_database=mongo_db_name, timeout=120))
+    assert result.verified, result
+    assert env.rows() == list(range(1, 21))
+    assert sorted(doc["_id"] for doc in things.find()) == list(range(1, 21))

@@ -1,0 +1,112 @@
+"""Restores that cannot succeed fail clearly, and (except a target recovery never reaches, which only PostgreSQL can
+discover) before anything is touched: the server keeps running with its data and no directory is moved."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RestoreError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import BackupRequest, run_backup
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_point import (
+    RecoveryPointRequest,
+    create_recovery_point,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.restore import RestoreRequest, run_restore
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_restore import (
+    PgRestoreRequest,
+    restore_postgres,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.position import format_lsn, parse_lsn
+from tests.support.backup_env import PG_BIN_DIR, ArchivedCluster
+from tests.support.pg_cluster import PG_OS_USER
+
+
+@pytest.fixture
+def env(local_cluster) -> ArchivedCluster:
+    local_cluster.execute("create table t (id int primary key)")
+    local_cluster.execute("insert into t select generate_series(1, 5)")
+    backup = run_backup(BackupRequest(repository=local_cluster.options, postgres_dsn=local_cluster.dsn,
+                                      pg_bin_dir=PG_BIN_DIR))
+    local_cluster.backup_id = backup.backup_id
+    local_cluster.execute("insert into t select generate_series(6, 10)")
+    create_recovery_point(RecoveryPointRequest(name="good", repository=local_cluster.options,
+                                               postgres_dsn=local_cluster.dsn))
+    local_cluster.execute("insert into t select generate_series(11, 15)")
+    return local_cluster
+
+
+def restore(env: ArchivedCluster, check_mode: bool = False, **target):
+    return run_restore(RestoreRequest(repository=env.options, postgres_dsn=env.dsn, pgdata=str(env.cluster.datadir),
+                                      pg_bin_dir=PG_BIN_DIR, pg_os_user=PG_OS_USER, timeout=60,
+                                      check_mode=check_mode, **target))
+
+
+def flush_wal_until_archived(env: ArchivedCluster, segment: str) -> None:
+    deadline = time.monotonic() + 30
+    while env.repo.head(f"pg/wal/{segment}") is None:
+        assert time.monotonic() < deadline, f"{segment} not archived"
+        time.sleep(0.2)
+
+
+def untouched(env: ArchivedCluster) -> None:
+    assert env.cluster.is_running()
+    assert env.rows() == list(range(1, 16))
+    leftovers = [p.name for p in env.cluster.base_dir.iterdir() if "dbops" in p.name and p.suffix != ".log"]
+    assert leftovers == [], leftovers
+
+
+def test_refusals_before_anything_is_touched(env):
+    with pytest.raises(RestoreError, match="recovery point 'no_such_point' does not exist.*nothing was touched"):
+        restore(env, target_name="no_such_point")
+    untouched(env)
+
+    with pytest.raises(RestoreError, match="before the oldest base backup"):
+        restore(env, target_time="2001-01-01T00:00:00Z")
+    untouched(env)
+
+    with pytest.raises(RestoreError, match="after the newest archived WAL"):
+        restore(env, target_lsn="FF/0")
+    untouched(env)
+
+    with pytest.raises(RestoreError, match="in the future"):
+        restore(env, target_time="2999-01-01T00:00:00Z")
+    untouched(env)
+
+    plan = restore(env, check_mode=True, target_name="good")
+    assert plan.changed and not plan.verified
+    assert plan.plan["postgres"]["backup_id"] == env.backup_id
+    assert plan.plan["postgres"]["recovery_settings"]["recovery_target_action"] == "promote"
+    untouched(env)
+
+
+def test_corrupted_backup_is_detected_before_anything_is_touched(env, local_repo_dir):
+    base = next(Path(local_repo_dir, "pg", "base", env.backup_id).glob("base.tar.*"))
+    data = bytearray(base.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    base.write_bytes(bytes(data))
+    with pytest.raises(RestoreError, match=rf"corrupted: checksum mismatch for pg/base/{env.backup_id}/base\.tar"):
+        restore(env, target_name="good")
+    untouched(env)
+
+
+def test_target_recovery_never_reaches_is_reported(env):
+    """An LSN in the zero-filled tail of the newest archived segment (no WAL flush before the restore, so nothing
+    follows it in the archive): PostgreSQL runs out of WAL before the target, stops with FATAL after pg_ctl has
+    returned, and the module says so (the data directory moved aside is kept); a rerun to a good point recovers."""
+    switched = env.execute("select pg_switch_wal()::text")[0]
+    segment = env.execute(f"select pg_walfile_name('{switched}')")[0]
+    flush_wal_until_archived(env, segment)
+    unreachable = format_lsn(parse_lsn(switched) + 4096)
+    with pytest.raises(RestoreError, match="FATAL.*recovery ended before configured recovery target was reached"):
+        restore_postgres(PgRestoreRequest(repo=env.repo, pgdata=str(env.cluster.datadir), postgres_dsn=env.dsn,
+                                          target_lsn=unreachable, bin_dir=PG_BIN_DIR, os_user=PG_OS_USER,
+                                          timeout=60, flush_before=False))
+    assert not env.cluster.is_running()
+    assert list(env.cluster.base_dir.glob("data.dbops-before-restore-*"))
+
+    again = restore(env, target_name="good")
+    assert again.verified
+    assert env.rows() == list(range(1, 11))
