@@ -132,17 +132,23 @@ class Dbops:
         flush_before and verify_archiving are off: the source is already stopped (nothing left to flush), and the
         benchmark's restored clusters must not archive into the repository the other contender reads.
         """
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import (
+            PgTargetSpec,
+        )
         from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_restore import (
             PgRestoreRequest,
             restore_postgres,
         )
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import (
+            ClusterOnHost,
+        )
 
         with timing(PhaseTimes()) as times:
             result = restore_postgres(PgRestoreRequest(
-                repo=self._repository().open(), pgdata=str(target.datadir), postgres_dsn=target.dsn(),
-                target_name=point_name, bin_dir=str(PG_BIN_DIR), os_user=PG_OS_USER,
-                restore_command=self._archiver("fetch", "%f", "%p"), log_file=str(target.logfile),
-                flush_before=False, verify_archiving=False,
+                repo=self._repository().open(), postgres_dsn=target.dsn(), target=PgTargetSpec(name=point_name),
+                cluster=ClusterOnHost(pgdata=str(target.datadir), bin_dir=str(PG_BIN_DIR), os_user=PG_OS_USER,
+                                      log_file=str(target.logfile)),
+                restore_command=self._archiver("fetch", "%f", "%p"), flush_before=False, verify_archiving=False,
             ))
         self.phases["restore"] = times.rows()
         if not any(note.startswith("restore steps") for note in self.notes):

@@ -14,20 +14,20 @@ from pathlib import Path
 ENGINE = "ansible_collections.sevenp.dbops.plugins.module_utils.dbops."
 # (module, attribute path, label); ClusterOwner.run is labelled by the program it runs.
 STEPS = [
-    ("postgres.cluster_owner", "ClusterOwner.run", None),
+    ("postgres.server.cluster_owner", "ClusterOwner.run", None),
     ("postgres.backup.tar_archive", "extract", "extract tar (zstd -d | tar -x)"),
     ("postgres.backup.tar_archive", "compress_file", "compress pg_wal.tar"),
     ("postgres.backup.base_backup", "verify_backup", "verify backup (streamed manifest check + pg_waldump)"),
-    ("repository.store", "LocalRepository.put_file", "repository put_file (sha256 + copy + fsync)"),
-    ("repository.store", "LocalRepository.get_file", "repository get_file (copy + sha256 check)"),
-    ("backups.take_backup", "wal_health", "WAL chain + archiver check"),
-    ("postgres_backup.pitr_restore", "PgRestore.plan", "plan (target, backup, WAL chain)"),
-    ("postgres_backup.pitr_restore", "PgRestore._fetch", "fetch backup objects to staging"),
-    ("postgres_backup.pitr_restore", "PgRestore._lay_down", "extract + pg_verifybackup"),
-    ("postgres_backup.pitr_restore", "PgRestore._configure", "recovery settings"),
-    ("postgres_backup.pitr_restore", "PgRestore._swap", "stop + swap data directories"),
-    ("postgres_backup.pitr_restore", "PgRestore._wait_promoted", "start -> promoted (WAL replay)"),
-    ("postgres_backup.pitr_restore", "PgRestore._verify", "post-promotion verification"),
+    ("repository.local", "LocalRepository.put_file", "repository put_file (sha256 + copy + fsync)"),
+    ("repository.local", "LocalRepository.get_file", "repository get_file (copy + sha256 check)"),
+    ("jobs.backup", "wal_health", "WAL chain + archiver check"),
+    ("postgres.restore.pitr_restore", "PgRestore.plan", "plan (target, backup, WAL chain)"),
+    ("postgres.restore.pitr_restore", "PgRestore._fetch", "fetch backup objects to staging"),
+    ("postgres.restore.pitr_restore", "PgRestore._lay_down", "extract + pg_verifybackup"),
+    ("postgres.restore.pitr_restore", "PgRestore._configure", "recovery settings"),
+    ("postgres.restore.pitr_restore", "PgRestore._swap", "stop + swap data directories"),
+    ("postgres.restore.pitr_restore", "PgRestore._wait_promoted", "start -> promoted (WAL replay)"),
+    ("postgres.restore.pitr_restore", "PgRestore._verify", "post-promotion verification"),
 ]
 
 

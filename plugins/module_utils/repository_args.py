@@ -8,6 +8,11 @@ Ansible-side glue like connection_args.py: it imports nothing from Ansible and n
 
 from __future__ import annotations
 
+try:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
+except ImportError:  # the module reports its own failed engine import before anything here is used
+    RepositoryOptions = None
+
 REPOSITORY_ENV = "DBOPS_REPOSITORY"
 S3_ENV = {
     "s3_endpoint_url": "DBOPS_S3_ENDPOINT_URL",
@@ -50,6 +55,11 @@ def repository_secrets(params: dict) -> list[str]:
     return [params[key] for key in ("s3_access_key", "s3_secret_key") if params.get(key)]
 
 
+def repository_options(params: dict):
+    """The engine's RepositoryOptions for the module parameters; a missing repository is the engine's to refuse."""
+    return RepositoryOptions(**repository_options_kwargs(params))
+
+
 def repository_options_kwargs(params: dict) -> dict:
     """Keyword arguments for the engine's RepositoryOptions."""
     return {
@@ -61,28 +71,3 @@ def repository_options_kwargs(params: dict) -> dict:
         "retry_seconds": params.get("s3_retry_seconds") or 60,
         "local_owner": params.get("pg_os_user"),
     }
-
-
-def plain(value):
-    """Engine records (dataclasses, tuples, paths, datetimes) as JSON-friendly values."""
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(value) and not isinstance(value, type):
-        value = asdict(value)
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(item) for item in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
-
-REPOSITORY_REQUIRED = "repository is required (a directory or s3://bucket/prefix), or set DBOPS_REPOSITORY"
-
-
-def module_result(outcome) -> tuple[dict, list[str]]:
-    """An engine outcome as a module's return values (keys whose value is None left out) and its warnings."""
-    result = plain(outcome.as_dict())
-    warnings = [str(warning) for warning in result.pop("warnings", None) or []]
-    return {key: value for key, value in result.items() if value is not None}, warnings

@@ -31,27 +31,20 @@ extends_documentation_fragment:
   - sevenp.dbops.connection
   - sevenp.dbops.repository
   - sevenp.dbops.postgres_server
+  - sevenp.dbops.attributes
+  - sevenp.dbops.attributes.platform
+  - sevenp.dbops.attributes.actiongroup_dbops
 attributes:
   check_mode:
     description: Plans the backup (the commands that would run) without taking it or writing to the repository.
     support: full
   diff_mode:
-    description: Not supported.
     support: none
   idempotent:
     description:
       - O(state=present) takes a new backup on every run, by design, and reports RV(changed=true).
       - O(state=list) never changes anything.
     support: partial
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
-  action_group:
-    description: Part of the C(sevenp.dbops.dbops) action group, for setting connection options with C(module_defaults).
-    support: full
-    membership:
-      - sevenp.dbops.dbops
 options:
   state:
     description:
@@ -162,6 +155,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+queries:
+  description: The commands run (or that would run, in check mode), without passwords.
+  returned: always
+  type: list
+  elements: str
 changed:
   description: Whether a backup was taken (or would be, in check mode), or retention deleted something.
   returned: always
@@ -266,53 +264,19 @@ retention:
   description: What retention removed (or, with O(state=list) or in check mode, would remove).
   returned: when O(keep) is given
   type: dict
-queries:
-  description: The commands run (or that would run, in check mode), without passwords.
-  returned: always
-  type: list
-  elements: str
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
+from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import repository_options
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
-    connection_argument_spec,
-    connection_secrets,
-)
-from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import (
-    REPOSITORY_REQUIRED,
-    module_result,
-    postgres_server_argument_spec,
-    repository_argument_spec,
-    repository_options_kwargs,
-    repository_secrets,
-)
-
-try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import (
-        BackupRequest,
-        run_backup,
-    )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import (
-        RepositoryOptions,
-    )
-except ImportError:
-    ENGINE_IMPORT_ERROR = traceback.format_exc()
-
-    class DbopsError(Exception):  # stand-in so that the except clause below still compiles
-        pass
-else:
-    ENGINE_IMPORT_ERROR = None
+with module_runner.EngineImport() as ENGINE:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import BackupRequest, run_backup
 
 
 def argument_spec() -> dict:
-    spec = connection_argument_spec(env_fallback)
-    spec.update(repository_argument_spec(env_fallback))
-    spec.update(postgres_server_argument_spec())
-    spec.update(
+    return module_runner.dbops_argument_spec(dict(
         state={"type": "str", "default": "present", "choices": ["present", "list"]},
         kind={"type": "str", "default": "base", "choices": ["base", "logical"]},
         compression={"type": "str", "default": "zstd", "choices": ["zstd", "lz4", "none"]},
@@ -324,47 +288,30 @@ def argument_spec() -> dict:
         check_wal_chain={"type": "bool", "default": True},
         mongodb_consistency={"type": "str", "default": "auto",
                              "choices": ["auto", "snapshot", "oplog", "change_stream", "none"]},
-    )
-    return spec
+    ), repository=True, postgres_server=True)
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), required_by={"mongodb_uri": "mongodb_database"},
-                           supports_check_mode=True)
-    module.no_log_values.update(connection_secrets(module.params))
-    module.no_log_values.update(repository_secrets(module.params))
-    if ENGINE_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("the sevenp.dbops engine (module_utils)"),
-                         exception=ENGINE_IMPORT_ERROR)
-    params = module.params
-    if not params["repository"]:
-        module.fail_json(msg=REPOSITORY_REQUIRED)
-    if params["state"] == "present" and not (params["postgres_dsn"] or params["mongodb_uri"]):
-        module.fail_json(msg="state=present needs postgres_dsn and/or mongodb_uri")
+def build_request(params: dict, check_mode: bool) -> BackupRequest:
+    # keep=0 would silently mean "no retention" to the engine; the task almost certainly meant something else.
     if params["keep"] is not None and params["keep"] < 1:
-        module.fail_json(msg=f"keep must be at least 1, not {params['keep']}")
-
-    request = BackupRequest(
-        repository=RepositoryOptions(**repository_options_kwargs(params)),
+        raise ValueError(f"keep must be at least 1, not {params['keep']}")
+    return BackupRequest(
+        repository=repository_options(params),
         state=params["state"], kind=params["kind"], postgres_dsn=params["postgres_dsn"], pgdata=params["pgdata"],
         mongodb_uri=params["mongodb_uri"], mongodb_database=params["mongodb_database"],
         mongodb_consistency=params["mongodb_consistency"], compression=params["compression"],
         compression_level=params["compression_level"], workers=params["workers"], verify=params["verify"],
         staging_dir=params["staging_dir"], pg_bin_dir=params["pg_bin_dir"], keep=params["keep"],
-        check_wal_chain=params["check_wal_chain"], check_mode=module.check_mode,
+        check_wal_chain=params["check_wal_chain"], check_mode=check_mode,
     )
-    try:
-        outcome = run_backup(request)
-    except DbopsError as exc:
-        module.fail_json(msg=str(exc), error_type=type(exc).__name__)
-    except Exception as exc:  # a bug, not a backup problem: still one message, with the traceback for -vvv
-        module.fail_json(msg=f"unexpected {type(exc).__name__} in the backup engine: {exc}",
-                         exception=traceback.format_exc())
 
-    result, warnings = module_result(outcome)
-    for warning in warnings:
-        module.warn(warning)
-    module.exit_json(**result)
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), required_by={"mongodb_uri": "mongodb_database"},
+                           supports_check_mode=True)
+    module_runner.run_module(
+        module, engine="the backup engine", engine_import=ENGINE, build=build_request,
+        run=lambda request: run_backup(request))  # pylint: disable=unnecessary-lambda
 
 
 if __name__ == "__main__":

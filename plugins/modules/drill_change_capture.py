@@ -19,17 +19,15 @@ author:
 extends_documentation_fragment:
   - sevenp.dbops.connection
   - sevenp.dbops.repository
+  - sevenp.dbops.attributes
+  - sevenp.dbops.attributes.platform
+  - sevenp.dbops.attributes.actiongroup_dbops
 attributes:
   check_mode:
     description: In check mode nothing is captured or stopped.
     support: full
   diff_mode:
-    description: Not applicable.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 options:
   state:
     description: V(running) captures until stopped; V(stopped) stops a running capture.
@@ -70,74 +68,58 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+queries:
+  description: Always empty (this module runs no statement of its own); every sevenp.dbops module returns it.
+  returned: always
+  type: list
+  elements: str
 summary:
   description: When the capture started and finished, and its statistics (mode, entries, covered_until, ...).
   returned: unless in check mode
   type: dict
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
+from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import repository_options
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
-    connection_argument_spec,
-    connection_secrets,
-)
-from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import (
-    repository_argument_spec,
-    repository_options_kwargs,
-    repository_secrets,
-)
-
-try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+with module_runner.EngineImport() as ENGINE:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.capture_runner import (
         run_capture,
         stop_capture,
     )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import (
-        RepositoryOptions,
-    )
-except ImportError:
-    ENGINE_IMPORT_ERROR = traceback.format_exc()
-
-    class DbopsError(Exception):  # stands in for the engine's error class when it cannot be imported
-        """Never raised: the module fails before calling the engine."""
-else:
-    ENGINE_IMPORT_ERROR = None
 
 
-def main() -> None:
-    spec = connection_argument_spec(env_fallback)
-    spec.update(repository_argument_spec(env_fallback))
-    spec.update(
+def argument_spec() -> dict:
+    return module_runner.dbops_argument_spec(dict(
         state={"type": "str", "default": "running", "choices": ["running", "stopped"]},
         work_dir={"type": "path", "required": True},
         max_seconds={"type": "float", "default": 900},
         timeout={"type": "float", "default": 60},
         pg_os_user={"type": "str"},
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+    ), repository=True)
+
+
+def capture_action(params: dict, check_mode: bool) -> dict:
+    running = params["state"] == "running"
+    if check_mode:
+        return {"changed": running, "msg": f"would make the change capture {params['state']}"}
+    if running:
+        summary = run_capture(params["mongodb_uri"], repository_options(params).open(), params["mongodb_database"],
+                              params["work_dir"], params["max_seconds"])
+    else:
+        summary = stop_capture(params["work_dir"], timeout_s=params["timeout"])
+    return {"changed": running, "summary": summary}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[("state", "running", ("mongodb_uri", "mongodb_database", "repository"))])
-    module.no_log_values.update(connection_secrets(module.params))
-    module.no_log_values.update(repository_secrets(module.params))
-    if ENGINE_IMPORT_ERROR:
-        module.fail_json(msg="the sevenp.dbops engine (module_utils) could not be imported",
-                         exception=ENGINE_IMPORT_ERROR)
-    params = module.params
-    if module.check_mode:
-        module.exit_json(changed=params["state"] == "running", msg=f"would make the change capture {params['state']}")
-    try:
-        if params["state"] == "running":
-            repository = RepositoryOptions(**repository_options_kwargs(params)).open()
-            summary = run_capture(params["mongodb_uri"], repository, params["mongodb_database"], params["work_dir"],
-                                  params["max_seconds"])
-        else:
-            summary = stop_capture(params["work_dir"], timeout_s=params["timeout"])
-    except DbopsError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=params["state"] == "running", summary=summary)
+    module_runner.run_module(
+        module, engine="the drill's change capture", engine_import=ENGINE,
+        build=lambda params, check_mode: (params, check_mode),
+        run=lambda call: capture_action(*call))
 
 
 if __name__ == "__main__":

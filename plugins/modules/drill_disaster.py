@@ -17,17 +17,15 @@ author:
   - sevenp platform team (@sevenp)
 extends_documentation_fragment:
   - sevenp.dbops.connection
+  - sevenp.dbops.attributes
+  - sevenp.dbops.attributes.platform
+  - sevenp.dbops.attributes.actiongroup_dbops
 attributes:
   check_mode:
     description: In check mode nothing is dropped; the statements that would run are returned.
     support: full
   diff_mode:
-    description: Not applicable.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 options:
   table:
     description: PostgreSQL table to drop, optionally schema-qualified.
@@ -53,6 +51,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+queries:
+  description: The statements run (in check mode, that would run); the same as RV(statements).
+  returned: always
+  type: list
+  elements: str
 dropped:
   description: What was dropped (in check mode, would be).
   returned: always
@@ -70,51 +73,38 @@ at:
   type: float
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
-    connection_argument_spec,
-    connection_secrets,
-)
-
-try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+with module_runner.EngineImport() as ENGINE:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.disaster import strike
-except ImportError:
-    ENGINE_IMPORT_ERROR = traceback.format_exc()
-
-    class DbopsError(Exception):  # stands in for the engine's error class when it cannot be imported
-        """Never raised: the module fails before calling the engine."""
-else:
-    ENGINE_IMPORT_ERROR = None
 
 
-def main() -> None:
-    spec = connection_argument_spec(env_fallback)
-    spec.update(
+def argument_spec() -> dict:
+    return module_runner.dbops_argument_spec(dict(
         table={"type": "str", "default": "dbops_drill_writes"},
         collection={"type": "str", "default": "dbops_drill_writes"},
         confirm={"type": "bool", "default": False},
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+    ))
+
+
+def build_strike(params: dict, check_mode: bool) -> dict:
+    if not params["confirm"]:
+        raise ValueError("drill_disaster drops data on purpose: set confirm: true to let it")
+    return {"postgres_dsn": params["postgres_dsn"], "table": params["table"], "mongodb_uri": params["mongodb_uri"],
+            "mongodb_database": params["mongodb_database"], "collection": params["collection"],
+            "check_mode": check_mode}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_one_of=[("postgres_dsn", "mongodb_uri")],
                            required_by={"mongodb_uri": "mongodb_database"})
-    module.no_log_values.update(connection_secrets(module.params))
-    if ENGINE_IMPORT_ERROR:
-        module.fail_json(msg="the sevenp.dbops engine (module_utils) could not be imported",
-                         exception=ENGINE_IMPORT_ERROR)
-    params = module.params
-    if not params["confirm"]:
-        module.fail_json(msg="drill_disaster drops data on purpose: set confirm: true to let it")
-    try:
-        outcome = strike(postgres_dsn=params["postgres_dsn"], table=params["table"],
-                         mongodb_uri=params["mongodb_uri"], mongodb_database=params["mongodb_database"],
-                         collection=params["collection"], check_mode=module.check_mode)
-    except DbopsError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=outcome.changed, dropped=outcome.dropped, statements=outcome.statements, at=outcome.at)
+    module_runner.run_module(
+        module, engine="the drill's disaster", engine_import=ENGINE, build=build_strike,
+        run=lambda arguments: strike(**arguments),
+        result=lambda outcome: {**module_runner.engine_result(outcome), "queries": list(outcome.statements)})
 
 
 if __name__ == "__main__":

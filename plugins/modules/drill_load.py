@@ -21,17 +21,15 @@ author:
   - sevenp platform team (@sevenp)
 extends_documentation_fragment:
   - sevenp.dbops.connection
+  - sevenp.dbops.attributes
+  - sevenp.dbops.attributes.platform
+  - sevenp.dbops.attributes.actiongroup_dbops
 attributes:
   check_mode:
     description: In check mode nothing is written and nothing is waited for; the module says what it would do.
     support: full
   diff_mode:
-    description: Not applicable.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 options:
   state:
     description:
@@ -112,6 +110,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+queries:
+  description: Always empty (this module runs no statement of its own); every sevenp.dbops module returns it.
+  returned: always
+  type: list
+  elements: str
 summary:
   description:
     - With O(state=running) or O(state=stopped), what the load did (per writer, acknowledged and failed writes).
@@ -133,17 +136,12 @@ ack_log:
 """
 
 import time
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
-    connection_argument_spec,
-    connection_secrets,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
 
-try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+with module_runner.EngineImport() as ENGINE:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.write_load import (
         LoadSpec,
         WriteLoad,
@@ -152,18 +150,10 @@ try:
         wait_for_writes,
         wait_stopped,
     )
-except ImportError:
-    ENGINE_IMPORT_ERROR = traceback.format_exc()
-
-    class DbopsError(Exception):  # stands in for the engine's error class when it cannot be imported
-        """Never raised: the module fails before calling the engine."""
-else:
-    ENGINE_IMPORT_ERROR = None
 
 
 def argument_spec() -> dict:
-    spec = connection_argument_spec(env_fallback)
-    spec.update(
+    return module_runner.dbops_argument_spec(dict(
         state={"type": "str", "default": "running", "choices": ["running", "waited", "stopped"]},
         run_id={"type": "str", "required": True},
         work_dir={"type": "path", "required": True},
@@ -175,49 +165,47 @@ def argument_spec() -> dict:
         writes={"type": "int", "default": 50},
         since={"type": "float", "default": 0},
         timeout={"type": "float", "default": 120},
-    )
-    return spec
+    ))
+
+
+def build_spec(params: dict, _check_mode: bool) -> LoadSpec:
+    return LoadSpec(run_id=params["run_id"], work_dir=params["work_dir"], postgres_dsn=params["postgres_dsn"],
+                    mongodb_uri=params["mongodb_uri"], mongodb_database=params["mongodb_database"],
+                    table=params["table"], collection=params["collection"], interval_s=params["interval"],
+                    max_seconds=params["max_seconds"], max_writes=params["max_writes"])
+
+
+def load_action(spec: LoadSpec, params: dict, check_mode: bool) -> dict:
+    """What O(state) asks of the load, as return values (without the time and the log's path)."""
+    if params["state"] == "running":
+        require_drivers(spec)
+        if check_mode:
+            return {"changed": True, "summary": {}, "msg": "would run the write load"}
+        return {"changed": True, "summary": WriteLoad(spec).run().as_dict()}
+    if params["state"] == "waited":
+        if check_mode:
+            return {"changed": False, "counts": {}, "msg": "would wait for acknowledged writes"}
+        require_drivers(spec)
+        return {"changed": False,
+                "counts": wait_for_writes(spec, params["writes"], since=params["since"], timeout_s=params["timeout"])}
+    already = read_status(spec)
+    summary = (already or {}) if check_mode else wait_stopped(spec, timeout_s=params["timeout"])
+    return {"changed": already is None, "summary": summary}
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_by={"mongodb_uri": "mongodb_database"})
-    module.no_log_values.update(connection_secrets(module.params))
-    if ENGINE_IMPORT_ERROR:
-        module.fail_json(msg="the sevenp.dbops engine (module_utils) could not be imported",
-                         exception=ENGINE_IMPORT_ERROR)
     params = module.params
-    spec = LoadSpec(run_id=params["run_id"], work_dir=params["work_dir"], postgres_dsn=params["postgres_dsn"],
-                    mongodb_uri=params["mongodb_uri"], mongodb_database=params["mongodb_database"],
-                    table=params["table"], collection=params["collection"], interval_s=params["interval"],
-                    max_seconds=params["max_seconds"], max_writes=params["max_writes"])
-    ack_log = str(spec.ack_log)
-    try:
-        if params["state"] == "running":
-            require_drivers(spec)
-            if module.check_mode:
-                module.exit_json(changed=True, at=time.time(), summary={}, ack_log=ack_log,
-                                 msg="would run the write load")
-            summary = WriteLoad(spec).run()
-            module.exit_json(changed=True, at=time.time(), summary=summary.as_dict(), ack_log=ack_log)
-        elif params["state"] == "waited":
-            if module.check_mode:
-                module.exit_json(changed=False, at=time.time(), counts={}, ack_log=ack_log,
-                                 msg="would wait for acknowledged writes")
-            require_drivers(spec)
-            counts = wait_for_writes(spec, params["writes"], since=params["since"], timeout_s=params["timeout"])
-            module.exit_json(changed=False, at=time.time(), counts=counts, ack_log=ack_log)
-        else:
-            already = read_status(spec)
-            if module.check_mode:
-                module.exit_json(changed=already is None, at=time.time(), summary=already or {}, ack_log=ack_log)
-            summary = wait_stopped(spec, timeout_s=params["timeout"])
-            module.exit_json(changed=already is None, at=time.time(), summary=summary, ack_log=ack_log)
-    except DbopsError as exc:
-        module.fail_json(msg=str(exc), ack_log=ack_log)
-    except Exception as exc:  # a bug, not a drill problem: one message, the traceback for -vvv
-        module.fail_json(msg=f"unexpected {type(exc).__name__} in the drill's write load: {exc}",
-                         exception=traceback.format_exc(), ack_log=ack_log)
+
+    def ack_log() -> str:
+        return str(LoadSpec(run_id=params["run_id"], work_dir=params["work_dir"]).ack_log)
+
+    module_runner.run_module(
+        module, engine="the drill's write load", engine_import=ENGINE, build=build_spec,
+        run=lambda spec: load_action(spec, params, module.check_mode),
+        result=lambda values: {**values, "at": time.time(), "ack_log": ack_log()},
+        failure_details=lambda _exc: {"ack_log": ack_log()})
 
 
 if __name__ == "__main__":

@@ -15,17 +15,15 @@ description:
   - Meant to run on the controller (C(delegate_to=localhost)) with the results of M(sevenp.dbops.drill_verify).
 author:
   - sevenp platform team (@sevenp)
+extends_documentation_fragment:
+  - sevenp.dbops.attributes
+  - sevenp.dbops.attributes.platform
 attributes:
   check_mode:
     description: In check mode no file is written; the paths that would be written are returned.
     support: full
   diff_mode:
-    description: Not applicable.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 options:
   report:
     description:
@@ -51,6 +49,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+queries:
+  description: Always empty (this module runs no statement of its own); every sevenp.dbops module returns it.
+  returned: always
+  type: list
+  elements: str
 json_path:
   description: Path of the JSON report.
   returned: always
@@ -73,41 +76,43 @@ verified:
   type: bool
 """
 
-import traceback
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
 
-try:
+from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
+
+with module_runner.EngineImport() as ENGINE:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.timeline_report import (
         normalize,
         report_paths,
         write_report,
     )
-except ImportError:
-    ENGINE_IMPORT_ERROR = traceback.format_exc()
-else:
-    ENGINE_IMPORT_ERROR = None
+
+
+def write(report: dict, report_dir: str, check_mode: bool) -> dict:
+    """The report's files (only their paths in check mode) and its headline numbers."""
+    if check_mode:
+        json_path, html_path = report_paths(report, report_dir)
+    else:
+        try:
+            json_path, html_path = write_report(report, report_dir)
+        except OSError as exc:
+            raise DbopsError(f"cannot write the drill report into {Path(report_dir)}: {exc}") from exc
+    return {"changed": True, "json_path": str(json_path), "html_path": str(html_path),
+            "rto_seconds": report["rto_seconds"] or 0.0, "rpo_writes_lost": report["rpo_writes_lost"],
+            "verified": bool(report.get("verified"))}
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec={"report": {"type": "dict", "required": True},
                                           "report_dir": {"type": "path", "required": True}},
                            supports_check_mode=True)
-    if ENGINE_IMPORT_ERROR:
-        module.fail_json(msg="the sevenp.dbops engine (module_utils) could not be imported",
-                         exception=ENGINE_IMPORT_ERROR)
-    report = normalize(module.params["report"])
-    summary = {"rto_seconds": report["rto_seconds"] or 0.0, "rpo_writes_lost": report["rpo_writes_lost"],
-               "verified": bool(report.get("verified"))}
-    if module.check_mode:
-        json_path, html_path = report_paths(report, module.params["report_dir"])
-        module.exit_json(changed=True, json_path=str(json_path), html_path=str(html_path), **summary)
-    try:
-        json_path, html_path = write_report(report, module.params["report_dir"])
-    except OSError as exc:
-        module.fail_json(msg=f"cannot write the drill report into {Path(module.params['report_dir'])}: {exc}")
-    module.exit_json(changed=True, json_path=str(json_path), html_path=str(html_path), **summary)
+    module_runner.run_module(
+        module, engine="the drill report", engine_import=ENGINE,
+        build=lambda params, _check_mode: normalize(params["report"]),
+        run=lambda report: write(report, module.params["report_dir"], module.check_mode))
 
 
 if __name__ == "__main__":

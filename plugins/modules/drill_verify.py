@@ -20,17 +20,15 @@ author:
   - sevenp platform team (@sevenp)
 extends_documentation_fragment:
   - sevenp.dbops.connection
+  - sevenp.dbops.attributes
+  - sevenp.dbops.attributes.platform
+  - sevenp.dbops.attributes.actiongroup_dbops
 attributes:
   check_mode:
     description: Reads only; runs the same in check mode.
     support: full
   diff_mode:
-    description: Not applicable.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 options:
   run_id:
     description: The drill run whose writes are checked (as given to M(sevenp.dbops.drill_load)).
@@ -90,6 +88,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+queries:
+  description: Always empty (this module runs no statement of its own); every sevenp.dbops module returns it.
+  returned: always
+  type: list
+  elements: str
 verified:
   description: Every database restored exactly the writes acknowledged before the point (and in order).
   returned: always
@@ -123,16 +126,11 @@ at:
   type: float
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
-    connection_argument_spec,
-    connection_secrets,
-)
-
-try:
+with module_runner.EngineImport() as ENGINE:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.acknowledgements import (
         MONGODB,
@@ -149,13 +147,6 @@ try:
         verify,
     )
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.write_load import LoadSpec
-except ImportError:
-    ENGINE_IMPORT_ERROR = traceback.format_exc()
-
-    class DbopsError(Exception):  # stands in for the engine's error class when it cannot be imported
-        """Never raised: the module fails before calling the engine."""
-else:
-    ENGINE_IMPORT_ERROR = None
 
 
 def parse_op_time(value) -> tuple[int, int] | None:
@@ -174,9 +165,8 @@ def parse_op_time(value) -> tuple[int, int] | None:
     raise ValueError(f"point_oplog_ts {value!r} is not a cluster time such as 1795607353.6 or {{t: .., i: ..}}")
 
 
-def main() -> None:
-    spec = connection_argument_spec(env_fallback)
-    spec.update(
+def argument_spec() -> dict:
+    return module_runner.dbops_argument_spec(dict(
         run_id={"type": "str", "required": True},
         work_dir={"type": "path", "required": True},
         table={"type": "str", "default": "dbops_drill_writes"},
@@ -187,51 +177,55 @@ def main() -> None:
         point_finished_at={"type": "float", "required": True},
         timeline_origin={"type": "float"},
         timeline_until={"type": "float"},
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_one_of=[("postgres_dsn", "mongodb_uri")],
-                           required_by={"mongodb_uri": "mongodb_database"})
-    module.no_log_values.update(connection_secrets(module.params))
-    if ENGINE_IMPORT_ERROR:
-        module.fail_json(msg="the sevenp.dbops engine (module_utils) could not be imported",
-                         exception=ENGINE_IMPORT_ERROR)
-    params = module.params
+    ))
+
+
+def build_mark(params: dict, _check_mode: bool) -> RecoveryPointMark:
     try:
-        mark = RecoveryPointMark(started_at=params["point_started_at"], finished_at=params["point_finished_at"],
+        return RecoveryPointMark(started_at=params["point_started_at"], finished_at=params["point_finished_at"],
                                  postgres_lsn=params["point_lsn"] or None,
                                  mongodb_op_time=parse_op_time(params["point_oplog_ts"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        module.fail_json(msg=str(exc))
-    load = LoadSpec(run_id=params["run_id"], work_dir=params["work_dir"])
-    log = AckLog(load.ack_log)
-    result: dict = {"changed": False}
-    try:
-        acks = log.acks()
-        if not acks:
-            module.fail_json(msg=f"no acknowledged write in {load.ack_log}: did the drill's write load run?")
-        unacknowledged: dict[str, set[int]] = {}
-        for failure in log.failures():
-            unacknowledged.setdefault(failure.db, set()).add(failure.seq)
-        restored: dict[str, set[int]] = {}
-        if params["postgres_dsn"]:
-            seqs, table_exists, in_recovery = postgres_sequences(params["postgres_dsn"], params["table"],
-                                                                 params["run_id"])
-            restored[POSTGRES] = seqs
-            result.update(postgres_in_recovery=in_recovery, postgres_table_exists=table_exists)
-        if params["mongodb_uri"]:
-            seqs, collection_exists = mongodb_sequences(params["mongodb_uri"], params["mongodb_database"],
-                                                        params["collection"], params["run_id"])
-            restored[MONGODB] = seqs
-            result["mongodb_collection_exists"] = collection_exists
-        verification, fates = verify(acks, unacknowledged, restored, mark)
-    except DbopsError as exc:
-        module.fail_json(msg=str(exc), **result)
-    outcome = verification.as_dict()
-    if result.get("postgres_in_recovery"):
+    except (KeyError, TypeError) as exc:  # a point_oplog_ts dict without t or i, or with non-numbers
+        raise ValueError(f"point_oplog_ts {params['point_oplog_ts']!r} is not a cluster time: {exc}") from exc
+
+
+def verify_restore(mark: RecoveryPointMark, params: dict, found: dict) -> dict:
+    """The verification's return values; found collects what was read, for the report of a failure."""
+    log = AckLog(LoadSpec(run_id=params["run_id"], work_dir=params["work_dir"]).ack_log)
+    acks = log.acks()
+    if not acks:
+        raise DbopsError(f"no acknowledged write in {log.path}: did the drill's write load run?")
+    unacknowledged: dict[str, set[int]] = {}
+    for failure in log.failures():
+        unacknowledged.setdefault(failure.db, set()).add(failure.seq)
+    restored: dict[str, set[int]] = {}
+    if params["postgres_dsn"]:
+        seqs, table_exists, in_recovery = postgres_sequences(params["postgres_dsn"], params["table"],
+                                                             params["run_id"])
+        restored[POSTGRES] = seqs
+        found.update(postgres_in_recovery=in_recovery, postgres_table_exists=table_exists)
+    if params["mongodb_uri"]:
+        seqs, collection_exists = mongodb_sequences(params["mongodb_uri"], params["mongodb_database"],
+                                                    params["collection"], params["run_id"])
+        restored[MONGODB] = seqs
+        found["mongodb_collection_exists"] = collection_exists
+    verification, fates = verify(acks, unacknowledged, restored, mark)
+    outcome = {"changed": False, **found, **verification.as_dict()}
+    if found.get("postgres_in_recovery"):
         outcome["verified"] = False
-    result.update(outcome)
-    result["timeline"] = timeline(acks, fates, origin=params["timeline_origin"], until=params["timeline_until"])
-    module.exit_json(**result)
+    outcome["timeline"] = timeline(acks, fates, origin=params["timeline_origin"], until=params["timeline_until"])
+    return outcome
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_one_of=[("postgres_dsn", "mongodb_uri")],
+                           required_by={"mongodb_uri": "mongodb_database"})
+    found: dict = {}
+    module_runner.run_module(
+        module, engine="the drill's verification", engine_import=ENGINE, build=build_mark,
+        run=lambda mark: verify_restore(mark, module.params, found),
+        failure_details=lambda _exc: found)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ author:
   - sevenp platform team (@sevenp)
 extends_documentation_fragment:
   - sevenp.dbops.connection
+  - sevenp.dbops.attributes
+  - sevenp.dbops.attributes.platform
+  - sevenp.dbops.attributes.actiongroup_dbops
 attributes:
   check_mode:
     description: Can run in check mode and return the plan without changing the databases.
@@ -37,15 +40,6 @@ attributes:
   idempotent:
     description: A second run with the same arguments changes nothing and reports RV(changed=false).
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
-  action_group:
-    description: Part of the C(sevenp.dbops.dbops) action group, for setting connection options with C(module_defaults).
-    support: full
-    membership:
-      - sevenp.dbops.dbops
 options:
   migrations_dir:
     description:
@@ -84,8 +78,8 @@ options:
       - C(lock_timeout) for each DDL statement, so that a migration waiting for a lock never stalls the
         application's queries behind it; the statement is retried with backoff O(ddl_retries) times.
       - Milliseconds as an integer, or a number with unit V(ms), V(s) or V(min), for example V(5s).
+      - When omitted, the engine's default applies, V(5s).
     type: str
-    default: 5s
   ddl_retries:
     description:
       - How many times a DDL statement that hit O(lock_timeout) is retried, with exponential backoff.
@@ -248,51 +242,24 @@ diff:
 """
 
 import re
-import traceback
-from dataclasses import asdict, is_dataclass
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
-    connection_argument_spec,
-    connection_secrets,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
+from ansible_collections.sevenp.dbops.plugins.module_utils.module_runner import plain
 
-try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.discovery import discover
+with module_runner.EngineImport() as ENGINE:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.engine import RunRequest, run
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.sql_splitter import (
-        split_statements,
-    )
-except ImportError:
-    ENGINE_IMPORT_ERROR = traceback.format_exc()
 
-    class DbopsError(Exception):  # stand-in so that the except clause below still compiles
-        pass
-else:
-    ENGINE_IMPORT_ERROR = None
-
-try:
-    import psycopg  # noqa: F401  # pylint: disable=unused-import
-except ImportError:
-    PSYCOPG_IMPORT_ERROR = traceback.format_exc()
-else:
-    PSYCOPG_IMPORT_ERROR = None
-
-try:
-    import pymongo  # noqa: F401  # pylint: disable=unused-import
-except ImportError:
-    PYMONGO_IMPORT_ERROR = traceback.format_exc()
-else:
-    PYMONGO_IMPORT_ERROR = None
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min)?\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|min)?\s*$", re.ASCII)
 _UNIT_MS = {"ms": 1, "s": 1000, "min": 60_000}
 
 
 def duration_ms(text: str) -> int:
-    """'5s' -> 5000; a bare number is milliseconds, as in PostgreSQL's own lock_timeout setting."""
+    """'5s' -> 5000; a bare number is milliseconds, as in PostgreSQL's own lock_timeout setting.
+
+    Pure parsing: the range is the engine's to check (RunRequest), like every other parameter.
+    """
     match = _DURATION.match(str(text))
     if not match:
         raise ValueError(f"lock_timeout: {text!r} is not a duration such as 500, 500ms, 5s or 1min")
@@ -300,73 +267,43 @@ def duration_ms(text: str) -> int:
 
 
 def argument_spec() -> dict:
-    spec = connection_argument_spec(env_fallback)
-    spec.update(
+    return module_runner.dbops_argument_spec(dict(
         migrations_dir={"type": "path", "required": True},
         state={"type": "str", "default": "applied", "choices": ["applied", "rolled_back", "status"]},
         target={"type": "str", "default": "latest"},
         allow_destructive={"type": "bool", "default": False},
         allow_drift={"type": "bool", "default": False},
-        lock_timeout={"type": "str", "default": "5s"},
+        lock_timeout={"type": "str"},
         ddl_retries={"type": "int", "default": 5},
         runner_lock_timeout={"type": "float", "default": 60},
         batch_size={"type": "int"},
         on_partial={"type": "str", "default": "resume", "choices": ["resume", "compensate"]},
-    )
-    return spec
+    ))
 
 
-def missing_library(params: dict) -> tuple[str, str] | None:
-    """(library, traceback) of the first third-party library the requested connections need and lack."""
-    if ENGINE_IMPORT_ERROR:
-        return "the sevenp.dbops engine (module_utils)", ENGINE_IMPORT_ERROR
-    if params["postgres_dsn"] and PSYCOPG_IMPORT_ERROR:
-        return "psycopg", PSYCOPG_IMPORT_ERROR
-    if params["mongodb_uri"] and PYMONGO_IMPORT_ERROR:
-        return "pymongo", PYMONGO_IMPORT_ERROR
-    return None
+# Module option -> RunRequest field. An option the user did not give is left out, so that RunRequest's default,
+# the only one, applies.
+_REQUEST_FIELDS = {
+    "migrations_dir": "migrations_dir", "state": "state", "target": "target", "postgres_dsn": "postgres_dsn",
+    "mongodb_uri": "mongodb_uri", "mongodb_database": "mongodb_database", "allow_destructive": "allow_destructive",
+    "allow_drift": "allow_drift", "ddl_retries": "ddl_retries", "runner_lock_timeout": "runner_lock_wait_s",
+    "batch_size": "batch_size", "on_partial": "on_partial",
+}
 
 
 def build_request(params: dict, check_mode: bool) -> RunRequest:
-    target = params["target"]
-    if params["state"] == "rolled_back" and target == "latest":
-        raise ValueError("state=rolled_back needs target: the version to return to, or 0 to roll back every set")
-    if params["batch_size"] is not None and params["batch_size"] < 1:
-        raise ValueError(f"batch_size must be at least 1, not {params['batch_size']}")
-    return RunRequest(
-        migrations_dir=params["migrations_dir"],
-        state=params["state"],
-        target=target,
-        postgres_dsn=params["postgres_dsn"],
-        mongodb_uri=params["mongodb_uri"],
-        mongodb_database=params["mongodb_database"],
-        allow_destructive=params["allow_destructive"],
-        allow_drift=params["allow_drift"],
-        lock_timeout_ms=duration_ms(params["lock_timeout"]),
-        ddl_retries=params["ddl_retries"],
-        runner_lock_wait_s=params["runner_lock_timeout"],
-        batch_size=params["batch_size"],
-        on_partial=params["on_partial"],
-        check_mode=check_mode,
-    )
-
-
-def plain(value):
-    """Engine records (dataclasses, tuples, paths) as JSON-friendly values."""
-    if is_dataclass(value) and not isinstance(value, type):
-        value = asdict(value)
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(item) for item in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
+    """The engine request from what the user gave; the engine checks it (its InvalidParameter is a ValueError)."""
+    given = {field: params[option] for option, field in _REQUEST_FIELDS.items() if params.get(option) is not None}
+    if params.get("lock_timeout") is not None:
+        given["lock_timeout_ms"] = duration_ms(params["lock_timeout"])
+    return RunRequest(**given, check_mode=check_mode).validated()
 
 
 def result_dict(outcome) -> dict:
+    """The run's return values; an engine RunResult gives them through to_dict(), where secrets are redacted."""
     keys = ("changed", "applied", "rolled_back", "pending", "current", "plan", "sets", "queries", "before", "after")
-    result = {key: plain(getattr(outcome, key, None)) for key in keys}
+    values = outcome.to_dict() if callable(getattr(outcome, "to_dict", None)) else {}
+    result = {key: plain(values[key] if key in values else getattr(outcome, key, None)) for key in keys}
     result["changed"] = bool(result["changed"])
     for key in ("applied", "rolled_back", "pending", "plan", "sets", "queries"):
         result[key] = result[key] or []
@@ -375,28 +312,37 @@ def result_dict(outcome) -> dict:
     return result
 
 
-def postgres_sources(migrations_dir: str, plan: list[dict]) -> list[dict]:
-    """The forward SQL of the PostgreSQL parts the plan applies, with what a linter needs to judge it."""
-    versions = [step["version"] for step in plan if step.get("action") in ("apply", "resume")
-                and "postgres" in step.get("parts", [])]
-    if not versions:
-        return []
-    _format, sets = discover(migrations_dir)
-    by_version = {mset.version: mset for mset in sets}
-    sources = []
-    for version in versions:
-        part = by_version[version].postgres
-        if part is None or not part.up_sql.strip():
-            continue
-        # Linted as one transaction only when the engine runs it as one (see docs/migration-format.md).
-        mode = part.options.transaction
-        transactional = mode == "true" or (
-            mode == "auto" and all(statement.transactional for statement in split_statements(part.up_sql)))
-        # A linter reads the file itself, except where it also holds the down section (dbmate): then the SQL.
-        whole_file = part.up_path is not None and part.source_format != "dbmate"
-        sources.append({"version": version, "path": str(part.up_path or by_version[version].path),
-                        "sql": None if whole_file else part.up_sql, "transactional": transactional})
-    return sources
+def postgres_sources(_migrations_dir: str, plan: list[dict]) -> list[dict]:
+    """The forward SQL of the PostgreSQL parts the plan applies, as the engine described it in each plan entry.
+
+    The engine computed path, SQL and transaction mode when it planned; nothing is discovered again here.
+    """
+    return [{"version": step["version"], **step["postgres_source"]} for step in plan
+            if step.get("action") in ("apply", "resume") and step.get("postgres_source")]
+
+
+def run_report(outcome, migrations_dir: str) -> dict:
+    """The run's return values, with the SQL a linter should see and the engine's warnings."""
+    result = result_dict(outcome)
+    result["postgres_sources"] = postgres_sources(migrations_dir, result["plan"])
+    result["warnings"] = list(getattr(outcome, "warnings", None) or [])
+    return result
+
+
+def failure_report(exc: BaseException) -> dict:
+    """What a failed run did before it failed (sets applied, statements run), for the report."""
+    done = getattr(exc, "result", None)
+    partial = result_dict(done) if done is not None else {}
+    # Where the databases stand after a failure is only known by reading the ledgers again (state=status);
+    # "before" too may not have been read yet when the failure happened (connection, drift).
+    for unknown in ("before", "after", "current"):
+        partial.pop(unknown, None)
+    partial["changed"] = bool(partial.get("applied") or partial.get("rolled_back"))
+    return partial
+
+
+def version_diff(result: dict) -> dict:
+    return {"before": {"version": result["before"]}, "after": {"version": result["after"]}}
 
 
 def main() -> None:
@@ -406,46 +352,11 @@ def main() -> None:
         required_by={"mongodb_uri": "mongodb_database"},
         supports_check_mode=True,
     )
-    # The DSN as a whole is no_log; a driver error may still quote only its password.
-    module.no_log_values.update(connection_secrets(module.params))
-
-    missing = missing_library(module.params)
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
-
-    try:
-        request = build_request(module.params, module.check_mode)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-
-    try:
-        outcome = run(request)
-    except DbopsError as exc:
-        # str() of an engine error already reads "<version> (<file>): <what went wrong>". What the run did before
-        # it failed (sets applied, statements run) comes along, for the report.
-        done = getattr(exc, "result", None)
-        partial = result_dict(done) if done is not None else {}
-        # Where the databases stand after a failure is only known by reading the ledgers again (state=status);
-        # "before" too may not have been read yet when the failure happened (connection, drift).
-        for unknown in ("before", "after", "current"):
-            partial.pop(unknown, None)
-        partial["changed"] = bool(partial.get("applied") or partial.get("rolled_back"))
-        module.fail_json(msg=str(exc), error_type=type(exc).__name__, version=getattr(exc, "version", None),
-                         path=getattr(exc, "path", None), **partial)
-    except Exception as exc:  # a bug, not a migration problem: still one message, with the traceback for -vvv
-        module.fail_json(msg=f"unexpected {type(exc).__name__} in the migration engine: {exc}",
-                         exception=traceback.format_exc())
-
-    result = result_dict(outcome)
-    try:
-        result["postgres_sources"] = postgres_sources(module.params["migrations_dir"], result["plan"])
-    except DbopsError as exc:
-        module.fail_json(msg=str(exc), error_type=type(exc).__name__)
-    for warning in getattr(outcome, "warnings", None) or []:
-        module.warn(str(warning))
-    if module._diff:
-        result["diff"] = {"before": {"version": result["before"]}, "after": {"version": result["after"]}}
-    module.exit_json(**result)
+    module_runner.run_module(
+        module, engine="the migration engine", engine_import=ENGINE, build=build_request,
+        run=lambda request: run(request),  # pylint: disable=unnecessary-lambda
+        result=lambda outcome: run_report(outcome, module.params["migrations_dir"]),
+        failure_details=failure_report, diff=version_diff)
 
 
 if __name__ == "__main__":

@@ -22,25 +22,18 @@ author:
 extends_documentation_fragment:
   - sevenp.dbops.connection
   - sevenp.dbops.repository
+  - sevenp.dbops.attributes
+  - sevenp.dbops.attributes.platform
+  - sevenp.dbops.attributes.actiongroup_dbops
 attributes:
   check_mode:
     description: Returns the statements that would run; no restore point is created and nothing is written.
     support: full
   diff_mode:
-    description: Not supported.
     support: none
   idempotent:
     description: An existing O(name) is returned unchanged (RV(changed=false)) unless O(overwrite=true).
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
-  action_group:
-    description: Part of the C(sevenp.dbops.dbops) action group, for setting connection options with C(module_defaults).
-    support: full
-    membership:
-      - sevenp.dbops.dbops
 options:
   name:
     description:
@@ -84,6 +77,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+queries:
+  description: The statements run (or that would run, in check mode).
+  returned: always
+  type: list
+  elements: str
 changed:
   description: Whether a new point was taken.
   returned: always
@@ -120,86 +118,44 @@ point:
   description: The catalog entry.
   returned: unless in check mode
   type: dict
-queries:
-  description: The statements run (or that would run, in check mode).
-  returned: always
-  type: list
-  elements: str
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
+from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import repository_options
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
-    connection_argument_spec,
-    connection_secrets,
-)
-from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import (
-    REPOSITORY_REQUIRED,
-    module_result,
-    repository_argument_spec,
-    repository_options_kwargs,
-    repository_secrets,
-)
-
-try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+with module_runner.EngineImport() as ENGINE:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_point import (
         RecoveryPointRequest,
         create_recovery_point,
     )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import (
-        RepositoryOptions,
-    )
-except ImportError:
-    ENGINE_IMPORT_ERROR = traceback.format_exc()
-
-    class DbopsError(Exception):  # stand-in so that the except clause below still compiles
-        pass
-else:
-    ENGINE_IMPORT_ERROR = None
 
 
 def argument_spec() -> dict:
-    spec = connection_argument_spec(env_fallback)
-    spec.update(repository_argument_spec(env_fallback))
-    spec.update(
+    return module_runner.dbops_argument_spec(dict(
         name={"type": "str", "required": True},
         overwrite={"type": "bool", "default": False},
         wait_timeout={"type": "float", "default": 300},
+    ), repository=True)
+
+
+def build_request(params: dict, check_mode: bool) -> RecoveryPointRequest:
+    return RecoveryPointRequest(
+        name=params["name"], repository=repository_options(params),
+        postgres_dsn=params["postgres_dsn"], mongodb_uri=params["mongodb_uri"],
+        mongodb_database=params["mongodb_database"], wait_timeout=params["wait_timeout"],
+        overwrite=params["overwrite"], check_mode=check_mode,
     )
-    return spec
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), required_one_of=[("postgres_dsn", "mongodb_uri")],
                            required_by={"mongodb_uri": "mongodb_database"}, supports_check_mode=True)
-    module.no_log_values.update(connection_secrets(module.params))
-    module.no_log_values.update(repository_secrets(module.params))
-    if ENGINE_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("the sevenp.dbops engine (module_utils)"),
-                         exception=ENGINE_IMPORT_ERROR)
-    params = module.params
-    if not params["repository"]:
-        module.fail_json(msg=REPOSITORY_REQUIRED)
-    request = RecoveryPointRequest(
-        name=params["name"], repository=RepositoryOptions(**repository_options_kwargs(params)),
-        postgres_dsn=params["postgres_dsn"], mongodb_uri=params["mongodb_uri"],
-        mongodb_database=params["mongodb_database"], wait_timeout=params["wait_timeout"],
-        overwrite=params["overwrite"], check_mode=module.check_mode,
-    )
-    try:
-        outcome = create_recovery_point(request)
-    except DbopsError as exc:
-        module.fail_json(msg=str(exc), error_type=type(exc).__name__)
-    except Exception as exc:  # a bug: still one message, with the traceback for -vvv
-        module.fail_json(msg=f"unexpected {type(exc).__name__} taking recovery point {params['name']}: {exc}",
-                         exception=traceback.format_exc())
-    result, warnings = module_result(outcome)
-    for warning in warnings:
-        module.warn(warning)
-    module.exit_json(**result)
+    module_runner.run_module(
+        module, engine=f"the recovery point engine (taking {module.params['name']})",
+        engine_import=ENGINE, build=build_request,
+        run=lambda request: create_recovery_point(request))  # pylint: disable=unnecessary-lambda
 
 
 if __name__ == "__main__":

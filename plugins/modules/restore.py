@@ -30,26 +30,19 @@ extends_documentation_fragment:
   - sevenp.dbops.connection
   - sevenp.dbops.repository
   - sevenp.dbops.postgres_server
+  - sevenp.dbops.attributes
+  - sevenp.dbops.attributes.platform
+  - sevenp.dbops.attributes.actiongroup_dbops
 attributes:
   check_mode:
     description: Validates the target, chooses the backup and checks the archive, then returns the plan. Nothing is
       fetched, stopped or moved.
     support: full
   diff_mode:
-    description: Not supported.
     support: none
   idempotent:
     description: A restore is an action; every run without check mode restores again.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
-  action_group:
-    description: Part of the C(sevenp.dbops.dbops) action group, for setting connection options with C(module_defaults).
-    support: full
-    membership:
-      - sevenp.dbops.dbops
 options:
   target_name:
     description:
@@ -133,6 +126,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+queries:
+  description: The statements run on the servers.
+  returned: always
+  type: list
+  elements: str
 changed:
   description: Whether anything was restored (or would be, in check mode).
   returned: always
@@ -174,53 +172,19 @@ steps:
   returned: always
   type: list
   elements: str
-queries:
-  description: The statements run on the servers.
-  returned: always
-  type: list
-  elements: str
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
+from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import repository_options
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
-    connection_argument_spec,
-    connection_secrets,
-)
-from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import (
-    REPOSITORY_REQUIRED,
-    module_result,
-    postgres_server_argument_spec,
-    repository_argument_spec,
-    repository_options_kwargs,
-    repository_secrets,
-)
-
-try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.restore import (
-        RestoreRequest,
-        run_restore,
-    )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import (
-        RepositoryOptions,
-    )
-except ImportError:
-    ENGINE_IMPORT_ERROR = traceback.format_exc()
-
-    class DbopsError(Exception):  # stand-in so that the except clause below still compiles
-        pass
-else:
-    ENGINE_IMPORT_ERROR = None
+with module_runner.EngineImport() as ENGINE:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.restore import RestoreRequest, run_restore
 
 
 def argument_spec() -> dict:
-    spec = connection_argument_spec(env_fallback)
-    spec.update(repository_argument_spec(env_fallback))
-    spec.update(postgres_server_argument_spec())
-    spec.update(
+    return module_runner.dbops_argument_spec(dict(
         target_name={"type": "str"},
         target_time={"type": "str"},
         target_lsn={"type": "str"},
@@ -230,8 +194,20 @@ def argument_spec() -> dict:
         restore_command={"type": "str"},
         log_file={"type": "path"},
         timeout={"type": "float", "default": 1800},
+    ), repository=True, postgres_server=True)
+
+
+def build_request(params: dict, check_mode: bool) -> RestoreRequest:
+    return RestoreRequest(
+        repository=repository_options(params),
+        target_name=params["target_name"], target_time=params["target_time"], target_lsn=params["target_lsn"],
+        target_timeline=params["target_timeline"], mongodb_target_timestamp=params["mongodb_target_timestamp"],
+        backup_id=params["backup_id"], postgres_dsn=params["postgres_dsn"], pgdata=params["pgdata"],
+        pg_bin_dir=params["pg_bin_dir"], pg_os_user=params["pg_os_user"],
+        restore_command=params["restore_command"], log_file=params["log_file"], timeout=params["timeout"],
+        mongodb_uri=params["mongodb_uri"], mongodb_database=params["mongodb_database"],
+        check_mode=check_mode,
     )
-    return spec
 
 
 def main() -> None:
@@ -243,38 +219,10 @@ def main() -> None:
         required_by={"mongodb_uri": "mongodb_database"},
         supports_check_mode=True,
     )
-    module.no_log_values.update(connection_secrets(module.params))
-    module.no_log_values.update(repository_secrets(module.params))
-    if ENGINE_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("the sevenp.dbops engine (module_utils)"),
-                         exception=ENGINE_IMPORT_ERROR)
-    params = module.params
-    if not params["repository"]:
-        module.fail_json(msg=REPOSITORY_REQUIRED)
-    if params["postgres_dsn"] and not params["pgdata"] and \
-            (params["target_name"] or params["target_time"] or params["target_lsn"]):
-        module.fail_json(msg="pgdata (the data directory on this host) is required to restore PostgreSQL")
-    request = RestoreRequest(
-        repository=RepositoryOptions(**repository_options_kwargs(params)),
-        target_name=params["target_name"], target_time=params["target_time"], target_lsn=params["target_lsn"],
-        target_timeline=params["target_timeline"], mongodb_target_timestamp=params["mongodb_target_timestamp"],
-        backup_id=params["backup_id"], postgres_dsn=params["postgres_dsn"], pgdata=params["pgdata"],
-        pg_bin_dir=params["pg_bin_dir"], pg_os_user=params["pg_os_user"],
-        restore_command=params["restore_command"], log_file=params["log_file"], timeout=params["timeout"],
-        mongodb_uri=params["mongodb_uri"], mongodb_database=params["mongodb_database"],
-        check_mode=module.check_mode,
-    )
-    try:
-        outcome = run_restore(request)
-    except DbopsError as exc:
-        module.fail_json(msg=str(exc), error_type=type(exc).__name__)
-    except Exception as exc:  # a bug: still one message, with the traceback for -vvv
-        module.fail_json(msg=f"unexpected {type(exc).__name__} in the restore engine: {exc}",
-                         exception=traceback.format_exc())
-    result, warnings = module_result(outcome)
-    for warning in warnings:
-        module.warn(warning)
-    module.exit_json(**result)
+    # pgdata is needed only to restore PostgreSQL; the engine says so when it is missing.
+    module_runner.run_module(
+        module, engine="the restore engine", engine_import=ENGINE, build=build_request,
+        run=lambda request: run_restore(request))  # pylint: disable=unnecessary-lambda
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ extends_documentation_fragment:
   - sevenp.dbops.connection
   - sevenp.dbops.repository
   - sevenp.dbops.postgres_server
+  - sevenp.dbops.attributes
+  - sevenp.dbops.attributes.platform
+  - sevenp.dbops.attributes.actiongroup_dbops
 attributes:
   check_mode:
     description: Returns the C(ALTER SYSTEM) statements and whether a restart would happen; changes nothing.
@@ -41,15 +44,6 @@ attributes:
   idempotent:
     description: Settings already in place are left alone and the server is not restarted.
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
-  action_group:
-    description: Part of the C(sevenp.dbops.dbops) action group, for setting connection options with C(module_defaults).
-    support: full
-    membership:
-      - sevenp.dbops.dbops
 options:
   state:
     description:
@@ -193,45 +187,20 @@ diff:
   type: dict
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
+from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import repository_options
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
-    connection_argument_spec,
-    connection_secrets,
-)
-from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import (
-    module_result,
-    postgres_server_argument_spec,
-    repository_argument_spec,
-    repository_options_kwargs,
-    repository_secrets,
-)
-
-try:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+with module_runner.EngineImport() as ENGINE:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiving_setup import (
         ArchivingRequest,
         configure_archiving,
     )
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import (
-        RepositoryOptions,
-    )
-except ImportError:
-    ENGINE_IMPORT_ERROR = traceback.format_exc()
-
-    class DbopsError(Exception):  # stand-in so that the except clause below still compiles
-        pass
-else:
-    ENGINE_IMPORT_ERROR = None
 
 
 def argument_spec() -> dict:
-    spec = connection_argument_spec(env_fallback)
-    spec.update(repository_argument_spec(env_fallback))
-    spec.update(postgres_server_argument_spec())
-    spec.update(
+    return module_runner.dbops_argument_spec(dict(
         state={"type": "str", "default": "enabled", "choices": ["enabled", "disabled", "status"]},
         archive_command={"type": "str"},
         restore_command={"type": "str"},
@@ -243,45 +212,37 @@ def argument_spec() -> dict:
         archiver_config={"type": "path"},
         push_retry_seconds={"type": "float", "default": 30},
         fetch_retry_seconds={"type": "float", "default": 600},
+    ), repository=True, postgres_server=True)
+
+
+def build_request(params: dict, check_mode: bool) -> ArchivingRequest:
+    # Not required in the argument spec, so that DBOPS_POSTGRES_DSN can supply it.
+    if not params["postgres_dsn"]:
+        raise ValueError("postgres_dsn is required (or set DBOPS_POSTGRES_DSN)")
+    return ArchivingRequest(
+        postgres_dsn=params["postgres_dsn"], state=params["state"], archive_command=params["archive_command"],
+        restore_command=params["restore_command"], archive_timeout=params["archive_timeout"],
+        pgdata=params["pgdata"], pg_bin_dir=params["pg_bin_dir"], pg_os_user=params["pg_os_user"],
+        allow_restart=params["allow_restart"], log_file=params["log_file"],
+        repository=repository_options(params) if params["repository"] else None,
+        archiver_dir=params["archiver_dir"], archiver_python=params["archiver_python"],
+        archiver_config=params["archiver_config"], push_retry_seconds=params["push_retry_seconds"],
+        fetch_retry_seconds=params["fetch_retry_seconds"], check_mode=check_mode,
     )
-    return spec
+
+
+def settings_diff(result: dict) -> dict:
+    return {"before": result.get("before"), "after": result.get("after")}
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(),
                            required_if=[("state", "enabled", ("archive_command", "archiver_dir"), True)],
                            required_by={"archiver_dir": "repository"}, supports_check_mode=True)
-    module.no_log_values.update(connection_secrets(module.params))
-    module.no_log_values.update(repository_secrets(module.params))
-    if ENGINE_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("the sevenp.dbops engine (module_utils)"),
-                         exception=ENGINE_IMPORT_ERROR)
-    params = module.params
-    if not params["postgres_dsn"]:
-        module.fail_json(msg="postgres_dsn is required (or set DBOPS_POSTGRES_DSN)")
-    repository = RepositoryOptions(**repository_options_kwargs(params)) if params["repository"] else None
-    request = ArchivingRequest(
-        postgres_dsn=params["postgres_dsn"], state=params["state"], archive_command=params["archive_command"],
-        restore_command=params["restore_command"], archive_timeout=params["archive_timeout"],
-        pgdata=params["pgdata"], pg_bin_dir=params["pg_bin_dir"], pg_os_user=params["pg_os_user"],
-        allow_restart=params["allow_restart"], log_file=params["log_file"], repository=repository,
-        archiver_dir=params["archiver_dir"], archiver_python=params["archiver_python"],
-        archiver_config=params["archiver_config"], push_retry_seconds=params["push_retry_seconds"],
-        fetch_retry_seconds=params["fetch_retry_seconds"], check_mode=module.check_mode,
-    )
-    try:
-        outcome = configure_archiving(request)
-    except DbopsError as exc:
-        module.fail_json(msg=str(exc), error_type=type(exc).__name__)
-    except Exception as exc:  # a bug: still one message, with the traceback for -vvv
-        module.fail_json(msg=f"unexpected {type(exc).__name__} configuring WAL archiving: {exc}",
-                         exception=traceback.format_exc())
-    result, warnings = module_result(outcome)
-    for warning in warnings:
-        module.warn(warning)
-    if module._diff:
-        result["diff"] = {"before": result.get("before"), "after": result.get("after")}
-    module.exit_json(**result)
+    module_runner.run_module(
+        module, engine="the WAL archiving setup", engine_import=ENGINE, build=build_request,
+        run=lambda request: configure_archiving(request),  # pylint: disable=unnecessary-lambda
+        diff=settings_diff)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import DEFAULT_BIN_DIR
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import Repository
 
 from .pg_cluster import PgCluster, new_cluster
 from .s3_server import ACCESS_KEY, REGION, SECRET_KEY
 from .wal_archiver import InstalledArchiver
 
-PG_BIN_DIR = os.environ.get("DBOPS_PG_BIN_DIR", "/usr/lib/postgresql/15/bin")
+PG_BIN_DIR = os.environ.get("DBOPS_PG_BIN_DIR", DEFAULT_BIN_DIR)
 
 
 @dataclass

@@ -15,11 +15,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_p
     create_recovery_point,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.restore import RestoreRequest, run_restore
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import PgTargetSpec
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_restore import (
     PgRestoreRequest,
     restore_postgres,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.position import format_lsn, parse_lsn
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog
 from tests.support.backup_env import PG_BIN_DIR, ArchivedCluster
 from tests.support.pg_cluster import PG_OS_USER
 
@@ -101,12 +104,38 @@ def test_target_recovery_never_reaches_is_reported(env):
     flush_wal_until_archived(env, segment)
     unreachable = format_lsn(parse_lsn(switched) + 4096)
     with pytest.raises(RestoreError, match="FATAL.*recovery ended before configured recovery target was reached"):
-        restore_postgres(PgRestoreRequest(repo=env.repo, pgdata=str(env.cluster.datadir), postgres_dsn=env.dsn,
-                                          target_lsn=unreachable, bin_dir=PG_BIN_DIR, os_user=PG_OS_USER,
-                                          timeout=60, flush_before=False))
+        restore_postgres(PgRestoreRequest(
+            repo=env.repo, postgres_dsn=env.dsn, target=PgTargetSpec(lsn=unreachable),
+            cluster=ClusterOnHost(pgdata=str(env.cluster.datadir), bin_dir=PG_BIN_DIR, os_user=PG_OS_USER),
+            timeout=60, flush_before=False))
     assert not env.cluster.is_running()
     assert list(env.cluster.base_dir.glob("data.dbops-before-restore-*"))
 
     again = restore(env, target_name="good")
     assert again.verified
     assert env.rows() == list(range(1, 11))
+
+
+def _archived_segment_of_backup(env: ArchivedCluster, local_repo_dir) -> Path:
+    """The first WAL segment recovery from the env's base backup reads, as a file of the local repository."""
+    record = next(b for b in Catalog(env.repo).backups(engine="postgres") if b.backup_id == env.backup_id)
+    return Path(local_repo_dir, "pg", "wal", record.details["start_wal"])
+
+
+def test_a_corrupted_wal_segment_is_refused_before_anything_is_touched(env, local_repo_dir):
+    segment = _archived_segment_of_backup(env, local_repo_dir)
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 3] ^= 0x01  # the sidecar keeps the sha256 recorded when it was archived
+    segment.write_bytes(bytes(data))
+    with pytest.raises(RestoreError, match=rf"{segment.name} is corrupted: checksum mismatch.*Nothing was touched"):
+        restore(env, target_name="good")
+    untouched(env)
+
+
+def test_a_truncated_wal_segment_is_refused_before_anything_is_touched(env, local_repo_dir):
+    segment = _archived_segment_of_backup(env, local_repo_dir)
+    with open(segment, "r+b") as handle:
+        handle.truncate(segment.stat().st_size // 2)
+    with pytest.raises(RestoreError, match=rf"{segment.name} is \d+ bytes instead of .* \(truncated\)"):
+        restore(env, target_name="good")
+    untouched(env)

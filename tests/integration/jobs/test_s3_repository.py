@@ -8,13 +8,13 @@ import uuid
 
 import pytest
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import (
-    MULTIPART_THRESHOLD,
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import (
     ChecksumMismatch,
     ObjectMissing,
     RepositoryUnavailable,
-    open_repository,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.factory import open_repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.s3 import MULTIPART_THRESHOLD
 from tests.support.s3_server import ACCESS_KEY, REGION, SECRET_KEY
 from tests.support.tcp_proxy import new_proxy
 

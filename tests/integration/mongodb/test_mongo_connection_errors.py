@@ -89,3 +89,48 @@ def test_unreachable_server(tmp_path):
     message = str(caught.value)
     assert message.startswith(f"cannot reach MongoDB at 127.0.0.1:{port} within 800 ms")
     assert "secret-pw" not in message
+
+
+def test_backups_connect_through_the_same_function(auth_server):
+    """mongodb.driver.connect (backup, capture, restore) is connection.connect with timezone-aware dates: the
+    same ping, the same refusal message, never the password."""
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import connection, driver
+
+    with pytest.raises(ConnectionFailed) as caught:
+        driver.connect(f"mongodb://admin:WRONG-password@{auth_server}/?authSource=admin")
+    assert f"MongoDB at {auth_server} refused the credentials" in str(caught.value)
+    assert "WRONG-password" not in str(caught.value)
+    client = driver.connect(f"mongodb://admin:right-password@{auth_server}/?authSource=admin")
+    try:
+        assert client.codec_options.tz_aware
+    finally:
+        client.close()
+    client = connection.connect(f"mongodb://admin:right-password@{auth_server}/?authSource=admin")
+    try:
+        assert not client.codec_options.tz_aware  # migrations keep pymongo's naive UTC dates
+    finally:
+        client.close()
+
+
+def test_a_malformed_uri_is_refused_without_its_password():
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import connect
+
+    with pytest.raises(ConnectionFailed, match="invalid MongoDB URI") as caught:
+        connect("mongodb://someone:secret-pw@127.0.0.1:notaport/")
+    assert "secret-pw" not in str(caught.value)
+
+
+def test_work_that_loses_the_server_names_what_it_was_doing(tmp_path):
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import connected
+
+    server = SecantusDBServer(host="127.0.0.1", port=0, storage_path=str(tmp_path / "gone"))
+    server.start()
+    uri = server.uri() if callable(server.uri) else server.uri
+    try:
+        short = uri + ("&" if "?" in uri else "?") + "serverSelectionTimeoutMS=800"
+        with pytest.raises(ConnectionFailed, match="failed while counting the drill's documents"), \
+                connected(short, "counting the drill's documents") as client:
+            server.stop()
+            client.app.users.count_documents({})
+    finally:
+        server.stop()

@@ -13,99 +13,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations import engine
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import (
     APPLIED,
-    FAILED,
     PARTIAL,
     ROLLED_BACK,
     LedgerEntry,
     PartExecutor,
 )
-
-
-class FakeExecutor:
-    """Keeps its ledger in memory and records every call in a shared journal."""
-
-    def __init__(self, name, journal, *, fail_apply=(), fail_validate=(), fail_rollback=(), irreversible=()):
-        self.name = name
-        self.journal = journal
-        self.entries: dict[str, LedgerEntry] = {}
-        self.fail_apply, self.fail_validate = set(fail_apply), set(fail_validate)
-        self.fail_rollback, self.irreversible = set(fail_rollback), set(irreversible)
-        self.locked = False
-
-    def _log(self, call, version=None):
-        self.journal.append((self.name, call) if version is None else (self.name, call, version))
-
-    def connect(self):
-        self._log("connect")
-
-    def close(self):
-        self._log("close")
-
-    def acquire_runner_lock(self, wait_s):
-        self.locked = True
-        self._log("lock")
-
-    def release_runner_lock(self):
-        self.locked = False
-
-    def ledger(self):
-        return dict(self.entries)
-
-    def has_part(self, mset):
-        return self.name in mset.parts()
-
-    def _checksum(self, mset):
-        return getattr(mset, self.name).checksum
-
-    def plan_apply(self, mset, opts):
-        return [f"{self.name} up {mset.version}"]
-
-    def apply(self, mset, opts, queries):
-        self._log("apply", mset.version)
-        if mset.version in self.fail_apply:
-            self.entries[mset.version] = LedgerEntry(mset.version, FAILED, self._checksum(mset))
-            raise MigrationFailed(f"{self.name} apply failed", version=mset.version)
-        self.entries[mset.version] = LedgerEntry(mset.version, APPLIED, self._checksum(mset))
-        queries.append(f"{self.name} up {mset.version}")
-
-    def validate(self, mset, opts):
-        self._log("validate", mset.version)
-        if mset.version in self.fail_validate:
-            raise ValidationFailed(f"{self.name} validation failed", version=mset.version)
-
-    def plan_rollback(self, mset, opts):
-        return [f"{self.name} down {mset.version}"]
-
-    def ensure_reversible(self, mset):
-        if mset.version in self.irreversible:
-            raise IrreversibleMigration(f"{self.name} part has no down", version=mset.version)
-
-    def rollback(self, mset, opts, queries):
-        self._log("rollback", mset.version)
-        if mset.version in self.fail_rollback:
-            raise MigrationFailed(f"{self.name} rollback failed", version=mset.version)
-        self.entries[mset.version] = LedgerEntry(mset.version, ROLLED_BACK, self._checksum(mset))
-
-    def record_status(self, mset, status, *, error=None):
-        self._log("record_" + status, mset.version)
-        self.entries[mset.version] = LedgerEntry(mset.version, status, self._checksum(mset), error=error)
-
-
-def _tree(root, sets):
-    for name, parts in sets.items():
-        directory = root / name
-        directory.mkdir()
-        if "postgres" in parts:
-            (directory / "postgres.up.sql").write_text(f"SELECT '{name}';")
-            (directory / "postgres.down.sql").write_text("SELECT 0;")
-        if "mongodb" in parts:
-            (directory / "mongodb.yml").write_text(f"# {name}\n")
-    return root
-
-
-def _run(root, executors, **kwargs):
-    request = engine.RunRequest(migrations_dir=str(root), postgres_dsn="fake", mongodb_uri="fake", **kwargs)
-    return engine.run(request, executors=executors)
+from tests.unit.migrations.fake_executor import FakeExecutor
+from tests.unit.migrations.fake_executor import run_engine as _run
+from tests.unit.migrations.fake_executor import write_tree as _tree
 
 
 @pytest.fixture
@@ -248,7 +163,7 @@ def test_request_is_validated():
         engine.run(engine.RunRequest(migrations_dir="x", state="up", postgres_dsn="d"))
     with pytest.raises(DbopsError, match="nothing to connect to"):
         engine.run(engine.RunRequest(migrations_dir="x"))
-    with pytest.raises(DbopsError, match="lock_timeout must be positive"):
+    with pytest.raises(DbopsError, match=r"lock_timeout_ms .* must be a whole number from 1 to \d+, not 0"):
         engine.run(engine.RunRequest(migrations_dir="x", postgres_dsn="d", lock_timeout_ms=0))
 
 

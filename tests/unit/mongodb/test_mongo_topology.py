@@ -101,3 +101,60 @@ def test_preflight_notes(hello, status, oplog, expected):
     assert len(notes) == len(expected)
     for note, fragment in zip(notes, expected, strict=True):
         assert fragment in note
+
+
+class FullFakeClient(FakeClient):
+    """FakeClient that also answers buildInfo and lists the local database (a backup's full detection)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.replies["buildInfo"] = {"ok": 1, "version": "8.0.0"}
+        self.local = self
+
+    def __getitem__(self, name: str):
+        return self
+
+    def list_collection_names(self):
+        if self.oplog is None:
+            raise OperationFailure("not authorized on local", 13, {"ok": 0, "code": 13})
+        return ["oplog.rs", "startup_log"]
+
+
+def test_migrations_and_backups_read_one_detection():
+    """The same replies give one Topology: transactions for migrations, the oplog for backups."""
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.topology import detect_topology
+
+    client = FullFakeClient("secantus_replica_set_hello.json", "secantus_replica_set_replSetGetStatus.json",
+                            "secantus_replica_set_oplog_first_last.json")
+    full = detect_topology(client)
+    assert isinstance(full, topology.Topology)
+    assert full.kind == "replica_set" and full.transactions and full.member_state == "PRIMARY"
+    assert full.oplog_readable and full.capture_mode == "oplog" and full.server_version == "8.0.0"
+    quick = topology.detect(client)
+    assert (quick.kind, quick.transactions, quick.set_name) == (full.kind, full.transactions, full.set_name)
+    assert quick.member_state is None and not quick.oplog_readable  # hello only: nothing more was asked
+    bounded = detect_topology(client, with_oplog_bounds=True)
+    assert bounded.oplog_first is not None and bounded.oplog_first <= bounded.oplog_last
+
+
+def test_replication_turned_off_overrides_hello():
+    hello = reply("secantus_replica_set_hello.json")
+    topo = topology.classify(hello, repl_status={"ok": 0, "code": 76, "errmsg": "not running with --replSet"})
+    assert topo.kind == "standalone" and not topo.transactions and topo.capture_mode is None
+    assert any("replication is off" in note for note in topo.notes)
+
+
+def test_an_unreadable_oplog_falls_back_to_change_streams():
+    client = FullFakeClient("secantus_replica_set_hello.json", "secantus_replica_set_replSetGetStatus.json")
+    topo = topology.detect(client, full=True)
+    assert topo.kind == "replica_set" and not topo.oplog_readable and topo.capture_mode == "change_stream"
+    assert any("not readable by this user" in note for note in topo.notes)
+
+
+def test_to_dict_carries_both_views_and_is_json():
+    import json
+
+    topo = topology.classify(reply("mongod_rs3_primary_hello.json"))
+    data = json.loads(json.dumps(topo.to_dict()))
+    assert data["kind"] == "replica_set" and data["transactions"] and len(data["hosts"]) == 3
+    assert data["capture_mode"] == "change_stream" and data["oplog_first"] is None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import (
     SIDECAR_SUFFIX,
     ChecksumMismatch,
     ObjectMissing,
-    open_repository,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.factory import open_repository
 
 
 @pytest.fixture

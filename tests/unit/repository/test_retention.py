@@ -13,11 +13,11 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.cata
     Catalog,
     RecoveryPointRecord,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.factory import open_repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.retention import (
     apply_retention,
     plan_retention,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import open_repository
 
 
 def base(repo, n: int, start_segment: int) -> BackupRecord:

@@ -1,15 +1,21 @@
-"""Errors raised by the engine: one clear message naming the version and the file when they are known."""
+"""Errors raised by the engine: one clear message naming the version and the file when they are known.
+
+Every message is redacted here, where it is made, so no raise site can leak a password it happened to quote (a DSN,
+a URI, a statement with PASSWORD '...', a driver's error text).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
+
 
 class DbopsError(Exception):
-    """Base of every engine error; str() reads "<version> (<path>): <message>"."""
+    """Base of every engine error; str() reads "<version> (<path>): <message>", always redacted."""
 
     def __init__(self, message: str, *, version: str | None = None, path: str | Path | None = None) -> None:
-        self.message = message
+        self.message = redact(str(message))
         self.version = version
         self.path = str(path) if path is not None else None
         # The engine attaches the RunResult of a run that failed part-way, so callers can report what was done.
@@ -24,7 +30,18 @@ class DbopsError(Exception):
             where = f"{self.version}: "
         elif self.path:
             where = f"{self.path}: "
-        return where + self.message
+        # Redacted again: message may have been replaced after construction.
+        return redact(where + self.message)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        # A subclass that renders itself differently is redacted too: str() of any engine error never leaks.
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__str__")
+        if own is not None and not getattr(own, "_redacted", False):
+            def redacted_str(self, _render=own) -> str:
+                return redact(_render(self))
+            redacted_str._redacted = True  # type: ignore[attr-defined]
+            cls.__str__ = redacted_str  # type: ignore[method-assign]
 
 
 class MigrationFormatError(DbopsError):

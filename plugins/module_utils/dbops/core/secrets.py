@@ -17,9 +17,11 @@ MASK = "********"
 # scheme://user:password@host — the password runs to the last '@' before the host, so an unencoded '@' or '%' in
 # it is masked whole. The host part that follows holds no '@', '/', quote or space.
 _URI_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@'\"]*:)([^\s'\"]*)(@[^\s@/'\"?]*)")
-# password=value in libpq key=value strings; inside a SQL literal a quote is doubled ('') and ends the value.
+# password=value in libpq key=value strings. Inside a SQL literal (CONNECTION '...', dblink('...')) libpq's quotes
+# are doubled: ''quoted value'' is tried first, else its opening '' would read as an empty '' value and leave the
+# password behind. A bare value ends at a space or at the quote that closes the SQL literal.
 _KV_PASSWORD = re.compile(
-    r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'(?!')|''(?:[^']|'(?!'))*''|[^\s']+)", re.IGNORECASE)
+    r"(\bpassword\s*=\s*)(''(?:[^']|'(?!'))*''|'(?:[^'\\]|\\.)*'(?!')|[^\s']+)", re.IGNORECASE)
 # PASSWORD 'literal' (role passwords, user mapping options), E'' and dollar-quoted literals included.
 _SQL_PASSWORD = re.compile(
     r"(\bpassword\s+)(E?'(?:[^']|'')*'|\$(?P<tag>\w*)\$.*?\$(?P=tag)\$)", re.IGNORECASE | re.DOTALL)

@@ -5,20 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.write_load import table_identifier
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import connection as mongodb_connection
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres import connection as postgres_connection
 
 try:
-    import psycopg
     from psycopg import sql
 except ImportError:  # pragma: no cover - guarded for ansible-test's import sanity test
-    psycopg = None
     sql = None
 
-try:
-    import pymongo
-except ImportError:  # pragma: no cover
-    pymongo = None
+DOING = "striking the drill's disaster"
 
 
 @dataclass
@@ -34,33 +30,32 @@ def strike(*, postgres_dsn: str | None, table: str, mongodb_uri: str | None, mon
     """Drop what exists of the two; in check mode only say what would be dropped."""
     result = DisasterResult()
     if postgres_dsn:
-        if psycopg is None:
-            raise DbopsError("the drill's disaster on PostgreSQL needs the Python package psycopg (3.x)")
-        try:
-            with psycopg.connect(postgres_dsn, autocommit=True, connect_timeout=10) as conn:
-                if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]:
-                    statement = sql.SQL("DROP TABLE {}").format(table_identifier(table))
-                    result.statements.append(statement.as_string(conn))
-                    result.dropped.append(f"postgres table {table}")
-                    if not check_mode:
-                        conn.execute(statement)
-        except psycopg.OperationalError as exc:
-            raise ConnectionFailed(f"cannot reach PostgreSQL for the drill's disaster: {exc}") from exc
+        _drop_table(result, postgres_dsn, table, check_mode)
     if mongodb_uri:
-        if pymongo is None:
-            raise DbopsError("the drill's disaster on MongoDB needs the Python package pymongo")
-        client = pymongo.MongoClient(mongodb_uri, serverSelectionTimeoutMS=10000)
-        try:
-            db = client[mongodb_database]
-            if collection in db.list_collection_names(filter={"name": collection}):
-                result.statements.append(f"db.getSiblingDB({mongodb_database!r}).{collection}.drop()")
-                result.dropped.append(f"mongodb collection {mongodb_database}.{collection}")
-                if not check_mode:
-                    db.drop_collection(collection)
-        except pymongo.errors.PyMongoError as exc:
-            raise ConnectionFailed(f"cannot reach MongoDB for the drill's disaster: {exc}") from exc
-        finally:
-            client.close()
+        _drop_collection(result, mongodb_uri, mongodb_database, collection, check_mode)
     result.changed = bool(result.dropped)
     result.at = time.time()
     return result
+
+
+def _drop_table(result: DisasterResult, dsn: str, table: str, check_mode: bool) -> None:
+    with postgres_connection.connected(dsn, DOING) as conn:
+        if not conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]:
+            return
+        statement = sql.SQL("DROP TABLE {}").format(table_identifier(table))
+        result.statements.append(statement.as_string(conn))
+        result.dropped.append(f"postgres table {table}")
+        if not check_mode:
+            conn.execute(statement)
+
+
+def _drop_collection(result: DisasterResult, uri: str, database: str | None, collection: str,
+                     check_mode: bool) -> None:
+    with mongodb_connection.connected(uri, DOING) as client:
+        db = client[database]
+        if collection not in db.list_collection_names(filter={"name": collection}):
+            return
+        result.statements.append(f"db.getSiblingDB({database!r}).{collection}.drop()")
+        result.dropped.append(f"mongodb collection {database}.{collection}")
+        if not check_mode:
+            db.drop_collection(collection)

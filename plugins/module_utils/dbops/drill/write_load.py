@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.acknowled
     AckLog,
     Failure,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import connection as mongodb_connection
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres import connection as postgres_connection
 
 try:
     import psycopg
@@ -36,6 +39,9 @@ try:
     import pymongo
 except ImportError:  # pragma: no cover
     pymongo = None
+
+# A writer reconnects after a failure with this shorter timeout, so an outage costs little of the load's time.
+WRITER_CONNECT_TIMEOUT_S = 5
 
 # A write that fails is retried after this pause (the load keeps going through a short outage).
 RETRY_PAUSE_S = 0.5
@@ -108,14 +114,11 @@ def require_drivers(spec: LoadSpec) -> None:
 
 def prepare_postgres(spec: LoadSpec) -> None:
     """The drill's table (kept across runs: rows are keyed by run id)."""
-    try:
-        with psycopg.connect(spec.postgres_dsn, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, seq bigint NOT NULL,"
-                " written_at timestamptz NOT NULL DEFAULT clock_timestamp(), payload text,"
-                " PRIMARY KEY (run_id, seq))").format(table_identifier(spec.table)))
-    except psycopg.OperationalError as exc:
-        raise ConnectionFailed(f"drill write load cannot reach PostgreSQL: {exc}") from exc
+    with postgres_connection.connected(spec.postgres_dsn, "preparing the drill's table") as conn:
+        conn.execute(sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, seq bigint NOT NULL,"
+            " written_at timestamptz NOT NULL DEFAULT clock_timestamp(), payload text,"
+            " PRIMARY KEY (run_id, seq))").format(table_identifier(spec.table)))
 
 
 class WriteLoad:
@@ -164,64 +167,69 @@ class WriteLoad:
         summary.last_error = failure.error
 
     # -- writers
+    def _write_loop(self, summary: WriterSummary, db: str, write_one: Callable[[int], tuple[float, dict]],
+                    failures: tuple[type[BaseException], ...], after_failure: Callable[[], None]) -> str:
+        """Numbered writes until told to stop; write_one(seq) -> (acked_at, the Ack's position fields). A failed
+        write is logged and retried after a pause (the load keeps going through an outage)."""
+        seq = 0
+        while True:
+            reason = self._should_stop(seq)
+            if reason:
+                return reason
+            seq += 1
+            sent_at = time.time()
+            try:
+                acked_at, marks = write_one(seq)
+            except failures as exc:
+                self._fail(summary, Failure(db, seq, sent_at, str(exc).strip()[:500]))
+                after_failure()
+                time.sleep(RETRY_PAUSE_S)
+                continue
+            self._ack(summary, Ack(db, seq, sent_at, acked_at, **marks))
+            time.sleep(self.spec.interval_s)
+
     def _postgres_writer(self, summary: WriterSummary) -> str:
         insert = sql.SQL("INSERT INTO {} (run_id, seq, payload) VALUES (%s, %s, %s)"
                          " RETURNING pg_current_wal_insert_lsn()::text").format(table_identifier(self.spec.table))
-        seq = 0
         conn = None
-        try:
-            while True:
-                reason = self._should_stop(seq)
-                if reason:
-                    return reason
-                seq += 1
-                sent_at = time.time()
-                try:
-                    if conn is None or conn.closed:
-                        conn = psycopg.connect(self.spec.postgres_dsn, autocommit=True, connect_timeout=5)
-                    # Autocommit: the commit record is written after the RETURNING value was read and before
-                    # the statement returns; the next read is after it.
-                    lsn_before = conn.execute(insert, (self.spec.run_id, seq, PAYLOAD)).fetchone()[0]
-                    acked_at = time.time()
-                    lsn_after = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0]
-                except psycopg.Error as exc:
-                    self._fail(summary, Failure(POSTGRES, seq, sent_at, str(exc).strip()[:500]))
-                    if conn is not None:
-                        conn.close()
-                    conn = None
-                    time.sleep(RETRY_PAUSE_S)
-                    continue
-                self._ack(summary, Ack(POSTGRES, seq, sent_at, acked_at, lsn_before=lsn_before, lsn_after=lsn_after))
-                time.sleep(self.spec.interval_s)
-        finally:
+
+        def write_one(seq: int) -> tuple[float, dict]:
+            nonlocal conn
+            if conn is None or conn.closed:
+                conn = postgres_connection.connect(self.spec.postgres_dsn, connect_timeout=WRITER_CONNECT_TIMEOUT_S)
+            # Autocommit: the commit record is written after the RETURNING value was read and before the statement
+            # returns; the next read is after it.
+            lsn_before = conn.execute(insert, (self.spec.run_id, seq, PAYLOAD)).fetchone()[0]
+            acked_at = time.time()
+            lsn_after = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0]
+            return acked_at, {"lsn_before": lsn_before, "lsn_after": lsn_after}
+
+        def drop_connection() -> None:
+            nonlocal conn
             if conn is not None:
                 conn.close()
+            conn = None
+
+        try:
+            return self._write_loop(summary, POSTGRES, write_one, (psycopg.Error, ConnectionFailed), drop_connection)
+        finally:
+            drop_connection()
 
     def _mongodb_writer(self, summary: WriterSummary) -> str:
-        client = pymongo.MongoClient(self.spec.mongodb_uri, serverSelectionTimeoutMS=5000)
+        client = mongodb_connection.connect(self.spec.mongodb_uri, timeout_ms=WRITER_CONNECT_TIMEOUT_S * 1000)
         collection = client[self.spec.mongodb_database][self.spec.collection]
-        seq = 0
+
+        def write_one(seq: int) -> tuple[float, dict]:
+            with client.start_session(causal_consistency=True) as session:
+                collection.insert_one({"_id": f"{self.spec.run_id}:{seq}", "run_id": self.spec.run_id, "seq": seq,
+                                       "payload": PAYLOAD}, session=session)
+                # The server's operationTime for a write is the oplog timestamp of that write.
+                op_time = session.operation_time
+            acked_at = time.time()
+            return acked_at, {"op_time": (op_time.time, op_time.inc) if op_time is not None else None}
+
         try:
-            while True:
-                reason = self._should_stop(seq)
-                if reason:
-                    return reason
-                seq += 1
-                sent_at = time.time()
-                try:
-                    with client.start_session(causal_consistency=True) as session:
-                        collection.insert_one({"_id": f"{self.spec.run_id}:{seq}", "run_id": self.spec.run_id,
-                                               "seq": seq, "payload": PAYLOAD}, session=session)
-                        # The server's operationTime for a write is the oplog timestamp of that write.
-                        op_time = session.operation_time
-                    acked_at = time.time()
-                except pymongo.errors.PyMongoError as exc:
-                    self._fail(summary, Failure(MONGODB, seq, sent_at, str(exc).strip()[:500]))
-                    time.sleep(RETRY_PAUSE_S)
-                    continue
-                stamp = (op_time.time, op_time.inc) if op_time is not None else None
-                self._ack(summary, Ack(MONGODB, seq, sent_at, acked_at, op_time=stamp))
-                time.sleep(self.spec.interval_s)
+            return self._write_loop(summary, MONGODB, write_one, (pymongo.errors.PyMongoError,), lambda: None)
         finally:
             client.close()
 

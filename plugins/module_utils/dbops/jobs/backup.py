@@ -8,10 +8,11 @@ makes every backup before it useless for point-in-time recovery.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import capture as mongo_capture
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import dump as mongo_dump
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.base_backup import (
@@ -24,7 +25,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup
     pg_dump_argv,
     take_logical_dump,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.restore_point import wait_archived
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import DEFAULT_BIN_DIR
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import (
     ServerFacts,
     client_connection,
@@ -41,13 +42,13 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.po
     parse_segment_name,
     segment_number,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import BackupRecord, Catalog
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.retention import (
     apply_retention,
     plan_retention,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import Repository
 
 KINDS = ("base", "logical")
 
@@ -67,7 +68,7 @@ class BackupRequest:
     workers: int = 0
     verify: bool = True
     staging_dir: str | None = None
-    pg_bin_dir: str = "/usr/lib/postgresql/15/bin"
+    pg_bin_dir: str = DEFAULT_BIN_DIR
     keep: int | None = None
     check_wal_chain: bool = True
     archive_wait: float = 60.0
@@ -75,7 +76,7 @@ class BackupRequest:
 
 
 @dataclass
-class BackupResult:
+class BackupResult(JobReport):
     changed: bool = False
     backup_id: str | None = None
     backup_ids: list[str] = field(default_factory=list)
@@ -92,11 +93,6 @@ class BackupResult:
     archiver: dict[str, Any] | None = None
     mongodb_capture: dict[str, Any] | None = None
     retention: dict[str, Any] | None = None
-    queries: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _check_cluster(catalog: Catalog, facts: ServerFacts, pgdata: str | None, check_mode: bool) -> None:
@@ -166,8 +162,8 @@ def _postgres_backup(request: BackupRequest, repo: Repository, catalog: Catalog,
         facts = server_facts(conn)
         _check_cluster(catalog, facts, request.pgdata, request.check_mode)
         if request.kind == "base" and facts.archive_mode == "off":
-            result.warnings.append("archive_mode is off: this base backup can be restored as it is, but not rolled "
-                                   "forward to a later point")
+            raise BackupError("archive_mode is off: a base backup counts only once its WAL is in the archive, and "
+                              "this server archives none; run the wal_archiving role first")
         client = client_connection(request.postgres_dsn)
         if request.check_mode:
             if request.kind == "base":
@@ -187,13 +183,6 @@ def _postgres_backup(request: BackupRequest, repo: Repository, catalog: Catalog,
             result.start_lsn = taken.record.details["start_lsn"]
             result.stop_lsn = taken.record.details["stop_lsn"]
             result.timeline = taken.record.details["timeline"]
-            if facts.archive_mode != "off":
-                # A base backup can be rolled forward only once the WAL up to its end is in the archive; the
-                # server switched segments when the backup stopped, so this is normally a matter of a second.
-                try:
-                    wait_archived(conn, repo, taken.record.details["stop_wal"], request.archive_wait)
-                except BackupError as exc:
-                    result.warnings.append(f"base backup {taken.record.backup_id} is stored, but {exc.message}")
         if request.check_wal_chain:
             chain, status, warnings = wal_health(repo, catalog, conn)
             result.wal_chain, result.archiver = chain, status
@@ -239,7 +228,7 @@ def _record(result: BackupResult, record: BackupRecord, commands: list[str]) -> 
 def _base_options(request: BackupRequest) -> BaseBackupOptions:
     return BaseBackupOptions(compression=request.compression, compression_level=request.compression_level,
                              workers=request.workers, verify=request.verify, staging_dir=request.staging_dir,
-                             bin_dir=request.pg_bin_dir)
+                             bin_dir=request.pg_bin_dir, archive_wait=request.archive_wait)
 
 
 def _logical_options(request: BackupRequest) -> LogicalDumpOptions:

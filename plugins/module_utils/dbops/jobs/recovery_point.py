@@ -8,10 +8,11 @@ are safely archived is the point written to the catalog, so a listed point is al
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import (
     recovery_time as mongo_recovery_time,
 )
@@ -43,7 +44,7 @@ class RecoveryPointRequest:
 
 
 @dataclass
-class RecoveryPointResult:
+class RecoveryPointResult(JobReport):
     changed: bool
     name: str
     time: str | None = None
@@ -52,11 +53,6 @@ class RecoveryPointResult:
     internal_name: str | None = None
     oplog_ts: dict[str, int] | None = None
     point: dict[str, Any] | None = None
-    queries: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _result_from(point: RecoveryPointRecord, changed: bool, queries: list[str]) -> RecoveryPointResult:
@@ -97,8 +93,8 @@ def create_recovery_point(request: RecoveryPointRequest) -> RecoveryPointResult:
     try:
         if request.postgres_dsn:
             with connect(request.postgres_dsn) as conn:
-                postgres = create_pg_recovery_point(conn, repo, request.name, wait_timeout=request.wait_timeout,
-                                                    queries=queries).as_dict()
+                postgres = asdict(create_pg_recovery_point(conn, repo, request.name,
+                                                           wait_timeout=request.wait_timeout, queries=queries))
         if request.mongodb_uri:
             remaining = max(request.wait_timeout - (time.monotonic() - clock), 5.0)
             mongodb = _mongodb_point(request, repo, remaining, queries)

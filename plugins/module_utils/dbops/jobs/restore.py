@@ -11,11 +11,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError, RestoreError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.restore import restore as mongo_restore
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import PgTargetSpec
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_restore import (
     PgRestore,
     PgRestoreRequest,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import DEFAULT_BIN_DIR
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
 
@@ -31,7 +35,7 @@ class RestoreRequest:
     backup_id: str | None = None
     postgres_dsn: str | None = None
     pgdata: str | None = None
-    pg_bin_dir: str = "/usr/lib/postgresql/15/bin"
+    pg_bin_dir: str = DEFAULT_BIN_DIR
     pg_os_user: str | None = None
     restore_command: str | None = None
     log_file: str | None = None
@@ -42,7 +46,7 @@ class RestoreRequest:
 
 
 @dataclass
-class RestoreResult:
+class RestoreResult(JobReport):
     changed: bool = False
     recovered_to: dict[str, Any] = field(default_factory=dict)
     duration_ms: int = 0
@@ -54,11 +58,6 @@ class RestoreResult:
     postgres: dict[str, Any] | None = None
     mongodb: dict[str, Any] | None = None
     steps: list[str] = field(default_factory=list)
-    queries: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def run_restore(request: RestoreRequest) -> RestoreResult:
@@ -77,14 +76,13 @@ def run_restore(request: RestoreRequest) -> RestoreResult:
     pg: PgRestore | None = None
     mongo_plan: Any = None
     if request.postgres_dsn and (request.target_name or request.target_time or request.target_lsn):
-        if not request.pgdata:
-            raise RestoreError("pgdata is required to restore PostgreSQL (the data directory on this host)")
         pg = PgRestore(PgRestoreRequest(
-            repo=repo, pgdata=request.pgdata, postgres_dsn=request.postgres_dsn, target_name=request.target_name,
-            target_time=request.target_time, target_lsn=request.target_lsn, target_timeline=request.target_timeline,
-            backup_id=request.backup_id, bin_dir=request.pg_bin_dir, os_user=request.pg_os_user,
-            restore_command=request.restore_command, log_file=request.log_file, timeout=request.timeout,
-            check_mode=request.check_mode,
+            repo=repo, postgres_dsn=request.postgres_dsn,
+            target=PgTargetSpec(name=request.target_name, time=request.target_time, lsn=request.target_lsn,
+                                timeline=request.target_timeline, backup_id=request.backup_id),
+            cluster=ClusterOnHost(pgdata=request.pgdata or "", bin_dir=request.pg_bin_dir,
+                                  os_user=request.pg_os_user, log_file=request.log_file),
+            restore_command=request.restore_command, timeout=request.timeout, check_mode=request.check_mode,
         ))
     if request.mongodb_uri:
         mongo_plan = _plan_mongodb(request, repo)  # validates before PostgreSQL is touched

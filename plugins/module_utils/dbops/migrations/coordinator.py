@@ -1,7 +1,8 @@
 """Applying and undoing sets part by part across databases, with compensation when a step fails.
 
 Generic over PartExecutors: it knows the order (PostgreSQL part, MongoDB part, then both validations; undo in
-reverse), not how a part is applied.
+reverse), not how a part is applied. It only sees executors through PartBoundary, so every failure of a part is a
+DbopsError and the compensation below always runs, whatever the driver raised.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
     DbopsError,
     IrreversibleMigration,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.lint_sources import postgres_source
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_boundary import PartBoundary
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import (
     APPLIED,
     PARTIAL,
     ROLLED_BACK,
-    PartExecutor,
     RunOptions,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.planner import PlannedAction
@@ -33,12 +35,12 @@ def _with_note(exc: DbopsError, note: str) -> DbopsError:
 
 
 class Coordinator:
-    def __init__(self, executors: dict[str, PartExecutor], opts: RunOptions, queries: list[str]) -> None:
+    def __init__(self, executors: dict[str, PartBoundary], opts: RunOptions, queries: list[str]) -> None:
         self.executors = executors
         self.opts = opts
         self.queries = queries
 
-    def _executor(self, part: str, mset: MigrationSet) -> PartExecutor:
+    def _executor(self, part: str, mset: MigrationSet) -> PartBoundary:
         executor = self.executors.get(part)
         if executor is None:
             hint = " (give mongodb_uri and mongodb_database)" if part == "mongodb" else " (give postgres_dsn)"
@@ -73,6 +75,9 @@ class Coordinator:
                 "action": action.action,
                 "parts": list(action.parts),
                 "statements": steps,
+                # What a linter needs to judge the forward SQL, so nobody has to discover the sets again.
+                "postgres_source": (postgres_source(mset) if action.action in ("apply", "resume")
+                                    and "postgres" in action.parts else None),
             })
         return plan
 

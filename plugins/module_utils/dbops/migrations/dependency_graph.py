@@ -74,24 +74,20 @@ class DependencyGraph:
 
     def with_dependencies(self, versions: Iterable[str]) -> set[str]:
         """The versions plus everything they depend on, transitively."""
-        result: set[str] = set()
-        stack = list(versions)
-        while stack:
-            version = stack.pop()
-            if version in result:
-                continue
-            result.add(version)
-            stack.extend(self.deps.get(version, []))
-        return result
+        return _closure(versions, self.deps)
 
     def with_dependents(self, versions: Iterable[str]) -> set[str]:
         """The versions plus everything that depends on them, transitively."""
-        result: set[str] = set()
-        stack = list(versions)
-        while stack:
-            version = stack.pop()
-            if version in result:
-                continue
+        return _closure(versions, self.dependents)
+
+
+def _closure(versions: Iterable[str], edges: dict[str, list[str]]) -> set[str]:
+    """The versions plus everything reachable from them along edges."""
+    result: set[str] = set()
+    stack = list(versions)
+    while stack:
+        version = stack.pop()
+        if version not in result:
             result.add(version)
-            stack.extend(self.dependents.get(version, []))
-        return result
+            stack.extend(edges.get(version, []))
+    return result

@@ -1,6 +1,8 @@
 """Finding migration sets on disk: the native layout, or adopted golang-migrate, Flyway and dbmate directories.
 
-The format is detected from the directory's content; mixing formats in one directory is an error.
+The format is detected from the directory's content; mixing formats in one directory is an error. Every
+directory is listed through _scan, which refuses a symbolic link leading outside the migrations directory before
+anything is read through it, so no file from elsewhere is ever read, echoed or hashed.
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.mode
     PostgresOptions,
     PostgresPart,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.source_text import read_source
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.version_order import (
     is_zero,
     version_key,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.version_syntax import version_problem
 
-NATIVE_DIR = re.compile(r"^(\d+(?:\.\d+)*)_([A-Za-z0-9][A-Za-z0-9_.-]*)$")
-GOLANG_FILE = re.compile(r"^(\d+)_(.+)\.(up|down)\.sql$")
-FLYWAY_FILE = re.compile(r"^([VU])(\d+(?:[._]\d+)*)__(.+)\.sql$")
-DBMATE_FILE = re.compile(r"^(\d+)_(.+)\.sql$")
+# [0-9], not \d: \d also matches other scripts' digits (full-width, Arabic-Indic), refused as versions.
+NATIVE_DIR = re.compile(r"^([0-9]+(?:\.[0-9]+)*)_([A-Za-z0-9][A-Za-z0-9_.-]*)$")
+GOLANG_FILE = re.compile(r"^([0-9]+)_(.+)\.(up|down)\.sql$")
+FLYWAY_FILE = re.compile(r"^([VU])([0-9]+(?:[._][0-9]+)*)__(.+)\.sql$")
+DBMATE_FILE = re.compile(r"^([0-9]+)_(.+)\.sql$")
 DBMATE_MARKER = re.compile(r"^--\s*migrate:(up|down)\b(.*)$", re.MULTILINE)
 
 NATIVE_FILES = {
@@ -37,10 +42,44 @@ NATIVE_FILES = {
 
 
 def _read(path: Path) -> str:
+    return read_source(path)
+
+
+def _refuse_outside(path: Path, root: Path) -> None:
+    """A symbolic link is followed only when it stays inside the migrations directory (root, resolved)."""
+    if not path.is_symlink():
+        return
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MigrationFormatError(f"cannot read: {exc}", path=path) from exc
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # dangling, or a loop
+        raise MigrationFormatError("is a symbolic link that leads nowhere (dangling or a loop)", path=path) from exc
+    if not resolved.is_relative_to(root):
+        raise MigrationFormatError("is a symbolic link to a place outside migrations_dir: refused (files are read "
+                                   "only from inside the migrations directory)", path=path)
+
+
+def _scan(directory: Path, root: Path) -> list[os.DirEntry]:
+    """The entries of a directory, sorted by name, hidden ones (.name) left out, links outside root refused."""
+    # os.scandir, not Path.iterdir: discovery of hundreds of sets is part of every run's fixed cost.
+    with os.scandir(directory) as listing:
+        entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+    for entry in entries:
+        if entry.is_symlink():
+            _refuse_outside(Path(entry.path), root)
+    return entries
+
+
+def _has_sql(text: str) -> bool:
+    """True if the text holds more than comments, blanks and semicolons."""
+    without_comments = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
+    return any(line.strip().strip(";").strip() and not line.strip().startswith("--")
+               for line in without_comments.splitlines())
+
+
+def _require_sql(sql: str, path: Path, version: str) -> None:
+    if not _has_sql(sql):
+        raise MigrationFormatError("has no SQL (it is empty, or holds only comments and blanks): write the "
+                                   "part's statements, or remove the file", version=version, path=path)
 
 
 def _ignored(name: str) -> bool:
@@ -62,22 +101,30 @@ def _check_versions(sets: list[MigrationSet]) -> list[MigrationSet]:
     return sorted(sets, key=lambda s: version_key(s.version))
 
 
-def _native_set(directory: Path) -> MigrationSet:
+def _native_name(directory: Path) -> tuple[str, str]:
+    """(version, slug) of a set directory's name; the error names what is odd about it."""
     match = NATIVE_DIR.match(directory.name)
-    if match is None:  # callers only pass directories NATIVE_DIR matched
-        raise MigrationFormatError(f"{directory.name} is not named <version>_<slug>", path=directory)
-    version, slug = match.group(1), match.group(2)
+    if match is not None:
+        return match.group(1), match.group(2)
+    version, separator, slug = directory.name.partition("_")
+    problem = version_problem(version) if separator and slug else None
+    if problem:
+        raise MigrationFormatError(f"{problem}: a version is ASCII digits in dot-separated groups, e.g. "
+                                   "2024.001_create_auth", path=directory)
+    raise MigrationFormatError("set directory names are <version>_<slug>, e.g. 2024.001_create_auth", path=directory)
+
+
+def _native_set(directory: Path, root: Path) -> MigrationSet:
+    version, slug = _native_name(directory)
     files: dict[str, Path] = {}
-    # os.scandir, not Path.iterdir: discovery of hundreds of sets is part of every run's fixed cost.
-    with os.scandir(directory) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            if _ignored(entry.name):
-                continue
-            if entry.name not in NATIVE_FILES or not entry.is_file():
-                raise MigrationFormatError(
-                    f"unexpected file {entry.name}; a set holds migration.yml, postgres.up.sql, postgres.down.sql, "
-                    "postgres.verify.sql, mongodb.yml or mongodb.py", version=version, path=directory / entry.name)
-            files[entry.name] = directory / entry.name
+    for entry in _scan(directory, root):
+        if _ignored(entry.name):
+            continue
+        if entry.name not in NATIVE_FILES or not entry.is_file():
+            raise MigrationFormatError(
+                f"unexpected file {entry.name}; a set holds migration.yml, postgres.up.sql, postgres.down.sql, "
+                "postgres.verify.sql, mongodb.yml or mongodb.py", version=version, path=directory / entry.name)
+        files[entry.name] = directory / entry.name
     if "migration.yml" in files and "migration.yaml" in files:
         raise MigrationFormatError("both migration.yml and migration.yaml: keep one", version=version, path=directory)
     manifest_path = files.get("migration.yml") or files.get("migration.yaml")
@@ -92,6 +139,8 @@ def _native_set(directory: Path) -> MigrationSet:
     verify_path = files.get("postgres.verify.sql")
     if up_path or manifest.backfill:
         contents = {p.name: _read(p) for p in (up_path, down_path, verify_path) if p is not None}
+        if up_path is not None:
+            _require_sql(contents["postgres.up.sql"], up_path, version)
         verify_sql = contents.get("postgres.verify.sql")
         if manifest.validate.get("postgres"):
             if verify_sql is not None:
@@ -125,6 +174,9 @@ def _native_set(directory: Path) -> MigrationSet:
     if mongo_files:
         mpath = mongo_files[0]
         source = _read(mpath)
+        if not source.strip():
+            raise MigrationFormatError("is empty: write the part's operations, or remove the file", version=version,
+                                       path=mpath)
         mongodb = MongoPart(kind="python" if mpath.suffix == ".py" else "yaml", path=mpath, source=source,
                             checksum=part_checksum([(mpath.name, source.encode("utf-8"))]))
     if postgres is None and mongodb is None:
@@ -141,25 +193,35 @@ def _adopted_part(up_sql: str, down_sql: str | None, up_path: Path, down_path: P
                         checksum=part_checksum(hashed), source_format=fmt)
 
 
-def _golang_sets(files: list[Path]) -> list[MigrationSet]:
+def _pair_up_down(parsed: list[tuple[str, str, bool, Path]], words: tuple[str, str],
+                  orphan: str) -> tuple[dict[str, tuple[str, Path]], dict[str, Path]]:
+    """(ups by version, downs by version) of (version, slug, is_up, path) file names; refuses doubles and orphans."""
     ups: dict[str, tuple[str, Path]] = {}
     downs: dict[str, Path] = {}
+    for version, slug, is_up, path in parsed:
+        if version in (ups if is_up else downs):
+            raise MigrationFormatError(f"two {words[0] if is_up else words[1]} files for version {version}",
+                                       version=version, path=path)
+        if is_up:
+            ups[version] = (slug, path)
+        else:
+            downs[version] = path
+    for version, path in downs.items():
+        if version not in ups:
+            raise MigrationFormatError(orphan, version=version, path=path)
+    return ups, downs
+
+
+def _golang_sets(files: list[Path]) -> list[MigrationSet]:
+    parsed = []
     for path in files:
         match = GOLANG_FILE.match(path.name)
         if not match:
             raise MigrationFormatError("not a golang-migrate file name (NNN_name.up.sql / NNN_name.down.sql)",
                                        path=path)
         version, slug, direction = match.groups()
-        target = ups if direction == "up" else downs
-        if version in target:
-            raise MigrationFormatError(f"two {direction} files for version {version}", version=version, path=path)
-        if direction == "up":
-            ups[version] = (slug, path)
-        else:
-            downs[version] = path
-    for version, path in downs.items():
-        if version not in ups:
-            raise MigrationFormatError("down file without an up file", version=version, path=path)
+        parsed.append((version, slug, direction == "up", path))
+    ups, downs = _pair_up_down(parsed, ("up", "down"), "down file without an up file")
     return _up_down_file_sets(ups, downs, "golang-migrate")
 
 
@@ -170,6 +232,7 @@ def _up_down_file_sets(ups: dict[str, tuple[str, Path]], downs: dict[str, Path],
     for version, (slug, up_path) in ups.items():
         down_path = downs.get(version)
         up_sql = _read(up_path)
+        _require_sql(up_sql, up_path, version)
         down_sql = _read(down_path) if down_path else None
         hashed = [(up_path.name, up_sql.encode())] + ([(down_path.name, down_sql.encode())] if down_path else [])
         part = _adopted_part(up_sql, down_sql, up_path, down_path, hashed, source_format)
@@ -179,8 +242,7 @@ def _up_down_file_sets(ups: dict[str, tuple[str, Path]], downs: dict[str, Path],
 
 
 def _flyway_sets(files: list[Path]) -> list[MigrationSet]:
-    ups: dict[str, tuple[str, Path]] = {}
-    undos: dict[str, Path] = {}
+    parsed = []
     for path in files:
         match = FLYWAY_FILE.match(path.name)
         if not match:
@@ -189,24 +251,9 @@ def _flyway_sets(files: list[Path]) -> list[MigrationSet]:
                                        path=path)
         prefix, raw_version, slug = match.groups()
         # Flyway reads V1_1 as version 1.1; we report it the way Flyway does.
-        version = raw_version.replace("_", ".")
-        target = ups if prefix == "V" else undos
-        if version in target:
-            raise MigrationFormatError(f"two {prefix} files for version {version}", version=version, path=path)
-        if prefix == "V":
-            ups[version] = (slug, path)
-        else:
-            undos[version] = path
-    for version, path in undos.items():
-        if version not in ups:
-            raise MigrationFormatError("undo (U) file without a versioned (V) file", version=version, path=path)
+        parsed.append((raw_version.replace("_", "."), slug, prefix == "V", path))
+    ups, undos = _pair_up_down(parsed, ("V", "U"), "undo (U) file without a versioned (V) file")
     return _up_down_file_sets(ups, undos, "flyway")
-
-
-def _has_sql(text: str) -> bool:
-    """True if the text holds more than comments and blanks."""
-    without_comments = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
-    return any(line.strip() and not line.strip().startswith("--") for line in without_comments.splitlines())
 
 
 def _dbmate_sets(files: list[Path]) -> list[MigrationSet]:
@@ -227,6 +274,7 @@ def _dbmate_sets(files: list[Path]) -> list[MigrationSet]:
             end = markers[i + 1].start() if i + 1 < len(markers) else len(text)
             sections[marker.group(1)] = (text[marker.end():end], marker.group(2))
         up_sql, up_opts = sections["up"]
+        _require_sql(up_sql, path, version)
         transaction = "false" if re.search(r"\btransaction:\s*false\b", up_opts) else "auto"
         down_sql = None
         if "down" in sections and _has_sql(sections["down"][0]):
@@ -239,19 +287,16 @@ def _dbmate_sets(files: list[Path]) -> list[MigrationSet]:
     return sets
 
 
-def _listing(directory: Path) -> tuple[list[str], list[str]]:
+def _listing(directory: Path, root: Path | None = None) -> tuple[list[str], list[str]]:
     """(sub-directory names, .sql file names) of a migrations directory, sorted, hidden ones left out."""
     dirs, sql_files = [], []
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                if not entry.name.startswith("_"):
-                    dirs.append(entry.name)
-            elif entry.name.endswith(".sql") and entry.is_file():
-                sql_files.append(entry.name)
-    return sorted(dirs), sorted(sql_files)
+    for entry in _scan(directory, root or directory.resolve()):
+        if entry.is_dir():
+            if not entry.name.startswith("_"):
+                dirs.append(entry.name)
+        elif entry.name.endswith(".sql") and entry.is_file():
+            sql_files.append(entry.name)
+    return dirs, sql_files
 
 
 def detect_format(directory: Path, listing: tuple[list[str], list[str]] | None = None) -> str:
@@ -282,17 +327,15 @@ def discover(directory: str | Path) -> tuple[str, list[MigrationSet]]:
     root = Path(directory)
     if not root.is_dir():
         raise MigrationFormatError("migrations directory does not exist or is not a directory", path=root)
-    listing = _listing(root)
+    real_root = root.resolve()
+    listing = _listing(root, real_root)
     fmt = detect_format(root, listing)
     if fmt == "empty":
         return fmt, []
     if fmt == "native":
         sets = []
         for entry in (root / name for name in listing[0]):
-            if not NATIVE_DIR.match(entry.name):
-                raise MigrationFormatError("set directory names are <version>_<slug>, e.g. 2024.001_create_auth",
-                                           path=entry)
-            sets.append(_native_set(entry))
+            sets.append(_native_set(entry, real_root))
         return fmt, _check_versions(sets)
     files = [root / name for name in listing[1]]
     builders = {"golang-migrate": _golang_sets, "flyway": _flyway_sets, "dbmate": _dbmate_sets}

@@ -6,11 +6,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-try:  # guarded: ansible-test's import sanity test loads module_utils without PyYAML
-    import yaml
-except ImportError:  # pragma: no cover
-    yaml = None
-
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFormatError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import (
     PHASES,
@@ -19,32 +14,37 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.mode
     Manifest,
     PostgresOptions,
 )
-
-# the C loader is several times faster; discovery of hundreds of sets notices
-_Loader = getattr(yaml, "CSafeLoader", None) or getattr(yaml, "SafeLoader", None)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.source_text import read_source
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.yaml_text import parse_yaml
 
 TOP_KEYS = {"description", "depends_on", "phase", "destructive", "postgres", "backfill", "validate"}
 POSTGRES_KEYS = {"transaction", "lock_timeout", "statement_timeout"}
 BACKFILL_KEYS = {"name", "table", "key", "set", "where", "batch_size", "pause_ms"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|min|h)?\s*$", re.ASCII)
+# PostgreSQL keeps lock_timeout and statement_timeout in a 32-bit integer of milliseconds.
+MAX_DURATION_MS = 2_147_483_647
+MAX_BATCH_SIZE = 10_000_000
+MAX_PAUSE_MS = 3_600_000
 _UNIT_MS = {None: 1, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000}
 _IDENT_PATH = re.compile(r'^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*))?$')
 _COLUMN = re.compile(r'^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)$')
 
 
 def parse_duration_ms(value: Any, *, what: str, path: Path) -> int:
-    """500 (ms), "500ms", "2s", "1min", "1h" -> milliseconds."""
-    if isinstance(value, bool):
-        raise MigrationFormatError(f"{what} must be a duration such as 2s or 500ms, not {value!r}", path=path)
-    if isinstance(value, int):
-        if value < 0:
-            raise MigrationFormatError(f"{what} must not be negative", path=path)
-        return value
-    if isinstance(value, str):
+    """500 (ms), "500ms", "2s", "1min", "1h" -> milliseconds, from 0 to MAX_DURATION_MS."""
+    millis = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        millis = value
+    elif isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
-    raise MigrationFormatError(f"{what} must be a duration such as 2s or 500ms, not {value!r}", path=path)
+            millis = int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+    if millis is None:  # .inf and .nan are YAML floats: refused here, like any other non-duration
+        raise MigrationFormatError(f"{what} must be a duration such as 2s or 500ms, not {value!r}", path=path)
+    if not 0 <= millis <= MAX_DURATION_MS:
+        raise MigrationFormatError(f"{what} must be from 0 to {MAX_DURATION_MS} ms (about 24 days), not {value!r}",
+                                   path=path)
+    return millis
 
 
 def _version_list(value: Any, path: Path) -> tuple[str, ...]:
@@ -66,10 +66,10 @@ def _version_list(value: Any, path: Path) -> tuple[str, ...]:
     return tuple(versions)
 
 
-def _positive_int(value: Any, what: str, path: Path, *, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (value == 0 and not allow_zero):
-        kind = "non-negative" if allow_zero else "positive"
-        raise MigrationFormatError(f"{what} must be a {kind} integer", path=path)
+def _positive_int(value: Any, what: str, path: Path, *, high: int, allow_zero: bool = False) -> int:
+    low, kind = (0, "non-negative") if allow_zero else (1, "positive")
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise MigrationFormatError(f"{what} must be a {kind} whole number up to {high}, not {value!r}", path=path)
     return value
 
 
@@ -105,8 +105,9 @@ def _backfill(item: Any, index: int, path: Path) -> Backfill:
         key=tuple(k.strip() for k in keys),
         set=set_sql.strip(),
         where=where_sql.strip() if where_sql else None,
-        batch_size=_positive_int(item.get("batch_size", 1000), f"{where}.batch_size", path),
-        pause_ms=_positive_int(item.get("pause_ms", 0), f"{where}.pause_ms", path, allow_zero=True),
+        batch_size=_positive_int(item.get("batch_size", 1000), f"{where}.batch_size", path, high=MAX_BATCH_SIZE),
+        pause_ms=_positive_int(item.get("pause_ms", 0), f"{where}.pause_ms", path, high=MAX_PAUSE_MS,
+                               allow_zero=True),
     )
 
 
@@ -189,17 +190,4 @@ def parse_manifest(data: Any, path: Path) -> Manifest:
 
 def load_manifest(path: Path) -> Manifest:
     """Read and validate one migration.yml; YAML syntax errors name the file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MigrationFormatError(f"cannot read: {exc}", path=path) from exc
-    if yaml is None:
-        raise MigrationFormatError("reading migration.yml needs the Python package PyYAML", path=path)
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise MigrationFormatError(f"invalid YAML{where}: {problem}", path=path) from exc
-    return parse_manifest(data, path)
+    return parse_manifest(parse_yaml(read_source(path), path), path)

@@ -36,17 +36,18 @@ class LedgerEntry:
 
 @dataclass
 class RunOptions:
-    """Options of one run, passed to every executor call."""
+    """Options of one run, passed to every executor call; built by the engine from a RunRequest (which holds the
+    defaults), so none are repeated here."""
 
     run_id: str
-    check_mode: bool = False
-    allow_destructive: bool = False
-    allow_drift: bool = False
-    lock_timeout_ms: int = 3000
-    ddl_retries: int = 5
-    batch_size: int | None = None  # overrides every backfill's batch_size
-    runner_lock_wait_s: float = 60.0
-    on_partial: str = "resume"
+    check_mode: bool
+    allow_destructive: bool
+    allow_drift: bool
+    lock_timeout_ms: int
+    ddl_retries: int
+    batch_size: int | None  # overrides every backfill's batch_size
+    runner_lock_wait_s: float
+    on_partial: str
     # Executors append what the user should know but that does not stop the run.
     warnings: list[str] = field(default_factory=list)
 

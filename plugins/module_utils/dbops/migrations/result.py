@@ -1,9 +1,16 @@
-"""The record a run returns; the `migrate` module returns it as JSON (to_dict)."""
+"""The record a run returns; the `migrate` module returns it as JSON (to_dict).
+
+Everything that leaves a run goes through this file's two exits, to_dict() and attach_to(error), and both pass it
+through core.secrets: statements quoting CREATE ROLE ... PASSWORD, a driver error quoting a DSN, a plan entry.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact, redact_value
 
 
 @dataclass
@@ -35,6 +42,19 @@ class RunResult:
     format: str = "native"
     # Set when the run failed part-way; the engine raises, but callers that catch it still see what was done.
     failed: str | None = None
+    # Passwords of the run's connection strings: masked wherever they appear, even outside a URI. Never returned.
+    known_secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["known_secrets"]
+        return redact_value(data, self.known_secrets)
+
+    def attach_to(self, error: DbopsError) -> DbopsError:
+        """The run's error with its message redacted and this result attached (error.result)."""
+        error.message = redact(error.message, self.known_secrets)
+        if error.path is not None:
+            error.path = redact(error.path, self.known_secrets)
+        error.args = (str(error),)
+        error.result = self  # type: ignore[assignment]  # core declares it None until a run attaches one
+        return error

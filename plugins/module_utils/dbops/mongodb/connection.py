@@ -1,35 +1,54 @@
-"""Connecting to MongoDB for migrations: the driver behind an import guard, one clear error, no secrets."""
+"""The one way the engine connects to MongoDB: the driver behind an import guard, one clear error, no secrets.
+
+Migrations, backups, captures, restores and the drill all get their MongoClient from connect() below (the only
+pymongo.MongoClient call in module_utils), so timeouts, the ping that proves the server is there, and the wording
+of a refused or unreachable server are the same everywhere.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
 
 try:  # guarded: ansible-test's import sanity test loads module_utils without third-party packages
     import bson
+    import bson.errors
+    import bson.json_util
     import pymongo
+    from bson import Timestamp
+    from bson.codec_options import CodecOptions, DatetimeConversion
+    from bson.raw_bson import RawBSONDocument
     from pymongo import errors as pymongo_errors
 except ImportError:  # pragma: no cover - only where pymongo is missing
     bson = None
     pymongo = None
+    Timestamp = None
+    CodecOptions = None
+    DatetimeConversion = None
+    RawBSONDocument = None
     pymongo_errors = None
 
 AUTHENTICATION_FAILED = 18
 UNAUTHORIZED = 13
+APP_NAME = "sevenp.dbops"
 
-_USERINFO = re.compile(r"(mongodb(?:\+srv)?://)([^:/@]+):([^@/]*)@")
+RAW_CODEC = None if CodecOptions is None else CodecOptions(document_class=RawBSONDocument, tz_aware=True)
+# Decoded documents keep their field order (BSON order matters to MongoDB) and datetimes are timezone-aware.
+# Dates outside Python's range (year > 9999) stay exact instead of failing the decode.
+DOC_CODEC = None if CodecOptions is None else CodecOptions(
+    tz_aware=True, datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+
+# Kept as a name for the modules that import it; the one redaction is core.secrets.redact.
+redact_uri = redact
 
 
 def require_driver() -> None:
     if pymongo is None or bson is None:
-        raise DbopsError("MongoDB migrations need the Python package pymongo on the host running dbops")
-
-
-def redact_uri(text: str) -> str:
-    """Any MongoDB URI in text with its password replaced by ***."""
-    return _USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:***@", text)
+        raise DbopsError("the Python package pymongo (with bson) is required on the host running dbops")
 
 
 def hosts_of(uri: str) -> str:
@@ -48,39 +67,66 @@ def describe_error(exc: BaseException) -> str:
     else:
         text = " ".join(str(exc).split())
         text = text.split(", full error:", 1)[0]
-    return redact_uri(text)
+    return redact(text)
 
 
-def connect(uri: str, *, timeout_ms: int = 10_000, **options: Any):
-    """A MongoClient checked with ping; ConnectionFailed says whether the server is unreachable or refused us."""
+def _uri_options(uri: str) -> dict[str, str]:
+    """The URI's query options, names lowercased (MongoDB option names are case-insensitive)."""
+    query = uri.split("?", 1)[1] if "?" in uri else ""
+    pairs = (part.split("=", 1) for part in query.replace(";", "&").split("&") if part)
+    return {pair[0].lower(): (pair[1] if len(pair) > 1 else "") for pair in pairs}
+
+
+def connect(uri: str, *, timeout_ms: int = 10_000, tz_aware: bool = False, **options: Any):
+    """A MongoClient checked with ping; ConnectionFailed says whether the server is unreachable or refused us.
+
+    tz_aware: documents read back carry aware datetimes (backups and restores); migrations keep pymongo's naive UTC.
+    Options written in the URI win over these defaults (keyword arguments would override the URI).
+    """
     require_driver()
     where = hosts_of(uri)
-    # Options written in the URI win over these defaults (keyword arguments would override the URI).
-    query = uri.split("?", 1)[1].lower() if "?" in uri else ""
-    given = {part.split("=", 1)[0] for part in query.replace(";", "&").split("&") if part}
-    defaults = {"serverSelectionTimeoutMS": timeout_ms, "connectTimeoutMS": timeout_ms, "appname": "sevenp.dbops"}
+    given = _uri_options(uri)
+    if "serverselectiontimeoutms" in given:
+        timeout_ms = int(given["serverselectiontimeoutms"])
+    defaults = {"serverSelectionTimeoutMS": timeout_ms, "connectTimeoutMS": timeout_ms, "appname": APP_NAME}
     for name, value in defaults.items():
-        if name.lower() in given:
-            if name == "serverSelectionTimeoutMS":
-                timeout_ms = int(dict(p.split("=", 1) for p in query.split("&") if "=" in p)[name.lower()])
-            continue
-        options.setdefault(name, value)
+        if name.lower() not in given:
+            options.setdefault(name, value)
+    options["tz_aware"] = tz_aware
     try:
         client = pymongo.MongoClient(uri, **options)
-    except (pymongo_errors.ConfigurationError, pymongo_errors.InvalidURI, ValueError) as exc:
-        raise ConnectionFailed(f"invalid MongoDB URI for {where}: {describe_error(exc)}") from exc
+    except (pymongo_errors.ConfigurationError, pymongo_errors.InvalidURI, ValueError, TypeError) as exc:
+        raise ConnectionFailed(f"invalid MongoDB URI for {where}: {describe_error(exc)}") from None
     try:
         client.admin.command("ping")
     except pymongo_errors.OperationFailure as exc:
         client.close()
         if exc.code in (AUTHENTICATION_FAILED, UNAUTHORIZED):
-            raise ConnectionFailed(f"MongoDB at {where} refused the credentials: {describe_error(exc)}") from exc
-        raise ConnectionFailed(f"MongoDB at {where} answered with an error: {describe_error(exc)}") from exc
+            raise ConnectionFailed(f"MongoDB at {where} refused the credentials: {describe_error(exc)}") from None
+        raise ConnectionFailed(f"MongoDB at {where} answered with an error: {describe_error(exc)}") from None
     except pymongo_errors.PyMongoError as exc:
         client.close()
         raise ConnectionFailed(f"cannot reach MongoDB at {where} within {timeout_ms} ms: "
-                               f"{describe_error(exc)}") from exc
+                               f"{describe_error(exc)}") from None
     return client
+
+
+def connect_tz_aware(uri: str, **options: Any):
+    """connect() for backup, capture and restore work: their dates are compared with aware times."""
+    return connect(uri, tz_aware=True, **options)
+
+
+@contextmanager
+def connected(uri: str, doing: str, **options: Any) -> Iterator[Any]:
+    """A client for a short piece of work, closed after it; a driver error during the work is ConnectionFailed
+    naming what was being done ("reading the drill's documents back")."""
+    client = connect(uri, **options)
+    try:
+        yield client
+    except pymongo_errors.PyMongoError as exc:
+        raise ConnectionFailed(f"MongoDB at {hosts_of(uri)} failed while {doing}: {describe_error(exc)}") from None
+    finally:
+        client.close()
 
 
 def is_duplicate_key(exc: BaseException) -> bool:

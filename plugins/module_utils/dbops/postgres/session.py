@@ -1,4 +1,5 @@
-"""Connections for backup work: autocommit psycopg sessions, and libpq settings for the client binaries.
+"""What backup work needs around a connection: libpq settings for the client binaries, one-row queries, and the
+server's facts. It never connects itself: connections come from postgres/connection.py's connect().
 
 The client binaries (pg_basebackup, pg_dump) get the connection string without its password, and the password in
 PGPASSWORD, so it never appears in a process listing or in the commands we report.
@@ -10,6 +11,14 @@ from dataclasses import dataclass
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
 
+# connect and describe are kept importable here for jobs/, postgres/backup/, postgres/restore/ and postgres/wal/;
+# they are connection.py's functions, not copies.
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (  # noqa: F401
+    connect,
+    describe_server,
+    require_psycopg,
+)
+
 try:  # guarded: ansible-test's import sanity test loads module_utils without third-party packages
     import psycopg
     from psycopg import conninfo as psycopg_conninfo
@@ -17,10 +26,7 @@ except ImportError:  # pragma: no cover - exercised only where psycopg is missin
     psycopg = None
     psycopg_conninfo = None
 
-
-def require_psycopg() -> None:
-    if psycopg is None:
-        raise DbopsError("PostgreSQL backups need the Python package psycopg (3.x) on the host running dbops")
+describe = describe_server
 
 
 @dataclass(frozen=True)
@@ -52,24 +58,6 @@ def client_connection(dsn: str) -> ClientConnection:
         raise ConnectionFailed(f"invalid postgres_dsn: {exc}") from exc
     password = params.pop("password", None)
     return ClientConnection(psycopg_conninfo.make_conninfo(**params), password)
-
-
-def describe(dsn: str) -> str:
-    """host:port/dbname of a DSN, for messages (never the password)."""
-    try:
-        params = psycopg_conninfo.conninfo_to_dict(dsn) if psycopg_conninfo else {}
-    except Exception:  # noqa: BLE001 - only for a message
-        return "the PostgreSQL server"
-    return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
-
-
-def connect(dsn: str, *, connect_timeout: int = 10):
-    """An autocommit connection (restore points and WAL switches must not sit inside a transaction)."""
-    require_psycopg()
-    try:
-        return psycopg.connect(dsn, autocommit=True, connect_timeout=connect_timeout)
-    except psycopg.Error as exc:
-        raise ConnectionFailed(f"cannot connect to PostgreSQL at {describe(dsn)}: {exc}") from exc
 
 
 def query_one(conn, sql: str, params: tuple = ()) -> tuple:

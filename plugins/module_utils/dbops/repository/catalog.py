@@ -21,10 +21,10 @@ import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import (
     ObjectInfo,
     ObjectMissing,
     Repository,
@@ -53,6 +53,15 @@ def parse_iso(text: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
+
+
+Record = TypeVar("Record")
+
+
+def record_from_dict(cls: type[Record], data: dict[str, Any]) -> Record:
+    """A catalog record (a dataclass) from its JSON form; keys a newer version of dbops added are ignored."""
+    known = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+    return cls(**{key: value for key, value in data.items() if key in known})
 
 
 def new_backup_id(engine: str, kind: str, moment: datetime | None = None) -> str:
@@ -86,10 +95,6 @@ class BackupRecord:
     archive_stop: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BackupRecord:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{key: value for key, value in data.items() if key in known})
 
     def object_infos(self) -> list[ObjectInfo]:
         return [ObjectInfo(item["key"], int(item["size"]), item["sha256"]) for item in self.objects]
@@ -104,11 +109,6 @@ class RecoveryPointRecord:
     postgres: dict[str, Any] | None = None  # lsn, internal_name, timeline, wal_file, time
     mongodb: dict[str, Any] | None = None  # cluster_time {t, i}, position, time, ...
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RecoveryPointRecord:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{key: value for key, value in data.items() if key in known})
-
 
 @dataclass
 class ArchiveRange:
@@ -122,11 +122,6 @@ class ArchiveRange:
     end_time: str | None = None
     keys: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ArchiveRange:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{key: value for key, value in data.items() if key in known})
 
 
 def _dump(data: dict[str, Any]) -> bytes:
@@ -155,7 +150,7 @@ class Catalog:
 
     def backups(self, engine: str | None = None, kind: str | None = None) -> list[BackupRecord]:
         """Complete backups, oldest first (by finished_at, then id)."""
-        records = [BackupRecord.from_dict(_load(self.repo, info.key))
+        records = [record_from_dict(BackupRecord, _load(self.repo, info.key))
                    for info in self.repo.list(BACKUPS_PREFIX) if info.key.endswith(".json")]
         records = [r for r in records if (engine is None or r.engine == engine) and (kind is None or r.kind == kind)]
         records.sort(key=lambda r: (r.finished_at, r.backup_id))
@@ -163,8 +158,8 @@ class Catalog:
 
     def get_backup(self, backup_id: str) -> BackupRecord:
         try:
-            return BackupRecord.from_dict(_load(self.repo, f"{BACKUPS_PREFIX}{validate_name(backup_id, 'backup id')}"
-                                                           ".json"))
+            key = f"{BACKUPS_PREFIX}{validate_name(backup_id, 'backup id')}.json"
+            return record_from_dict(BackupRecord, _load(self.repo, key))
         except ObjectMissing as exc:
             raise RepositoryError(f"backup {backup_id} is not in the catalog of {self.repo.describe()}") from exc
 
@@ -182,12 +177,12 @@ class Catalog:
 
     def get_recovery_point(self, name: str) -> RecoveryPointRecord | None:
         try:
-            return RecoveryPointRecord.from_dict(_load(self.repo, f"{POINTS_PREFIX}{validate_name(name)}.json"))
+            return record_from_dict(RecoveryPointRecord, _load(self.repo, f"{POINTS_PREFIX}{validate_name(name)}.json"))
         except ObjectMissing:
             return None
 
     def recovery_points(self) -> list[RecoveryPointRecord]:
-        points = [RecoveryPointRecord.from_dict(_load(self.repo, info.key))
+        points = [record_from_dict(RecoveryPointRecord, _load(self.repo, info.key))
                   for info in self.repo.list(POINTS_PREFIX) if info.key.endswith(".json")]
         points.sort(key=lambda p: (p.created_at, p.name))
         return points
@@ -204,7 +199,7 @@ class Catalog:
 
     def archive_ranges(self, engine: str) -> list[ArchiveRange]:
         """Ranges of one engine's archive, ordered by start position."""
-        ranges = [ArchiveRange.from_dict(_load(self.repo, info.key))
+        ranges = [record_from_dict(ArchiveRange, _load(self.repo, info.key))
                   for info in self.repo.list(f"{RANGES_PREFIX}{validate_name(engine, 'engine')}/")
                   if info.key.endswith(".json")]
         ranges.sort(key=lambda r: (r.start, r.end, r.range_id))

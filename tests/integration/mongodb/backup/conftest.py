@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.capture import ChangeCapture
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import open_repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.factory import open_repository
 
 
 @pytest.fixture

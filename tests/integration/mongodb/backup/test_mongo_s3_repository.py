@@ -10,7 +10,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.restore import restore
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import open_repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.factory import open_repository
 from tests.support.s3_server import ACCESS_KEY, REGION, SECRET_KEY
 
 

@@ -1,4 +1,5 @@
-"""mongodb.py migrations: up/down/validate with ctx, dry runs, format errors, the destructive guard, drift."""
+"""mongodb.py migrations: up/down/validate with ctx, check mode running no code, format errors, the destructive
+guard, drift."""
 
 from __future__ import annotations
 
@@ -59,26 +60,75 @@ def test_apply_validate_and_roll_back(mongo_server, users, migrations):
     assert ledger_status(users) == {"2024.001": "rolled_back"}
 
 
-def test_check_mode_dry_run_counts_and_writes_nothing(mongo_server, users, migrations):
-    write_mongo_set(migrations, "2024.001_user_preferences", py=PREFERENCES)
+MARKING = """
+    '''Writes a marker file and a document from its top level and from up(): proof of having run.'''
+    import pathlib
+    import pymongo
+
+    MARKER = pathlib.Path({marker!r})
+    MARKER.with_suffix(".module").write_text("the module body ran")
+    pymongo.MongoClient({uri!r})[{db!r}].ran.insert_one({{"by": "module body"}})
+    BATCH_SIZE = 25
+    DRY_RUN_SAFE = True
+
+    def up(db, ctx):
+        MARKER.with_suffix(".up").write_text("up ran")
+        db.ran.insert_one({{"by": "up"}})
+
+    def down(db, ctx):
+        MARKER.with_suffix(".down").write_text("down ran")
+
+    def validate(db, ctx):
+        return True
+"""
+
+
+def test_check_mode_runs_no_migration_code(mongo_server, users, migrations, tmp_path):
+    marker = tmp_path / "marker"
+    write_mongo_set(migrations, "1_marks", py=MARKING.format(marker=str(marker), uri=mongo_server, db=users.name))
     names = sorted(users.list_collection_names())
     result = run(mongo_server, users.name, migrations, check_mode=True)
-    assert any("would write 30 operations" in q for q in result.queries), result.queries
-    assert sorted(users.list_collection_names()) == names
-    assert users.users.count_documents({"preferences": {"$exists": True}}) == 0
+    assert result.changed is True and result.applied == ["1"]
+    assert sorted(tmp_path.glob("marker*")) == []  # neither the module body nor up() ran
+    assert sorted(users.list_collection_names()) == names and "ran" not in names
+    statements = result.plan[0]["statements"]["mongodb"]
+    assert statements[0] == "// will run mongodb.py:up(db, ctx) (batch size 25, pause 0 ms, transactions)"
+    assert "not executed in check mode" in statements[1] and "up()" in statements[1]
+    assert "DRY_RUN_SAFE is ignored" in statements[2] and statements[3] == "// then mongodb.py:validate(db, ctx)"
+    assert any("not executed in check mode" in q for q in result.queries)
 
 
-def test_dry_run_refuses_a_direct_write(mongo_server, users, migrations):
+def test_check_mode_rollback_plan_runs_no_migration_code(mongo_server, users, migrations, tmp_path):
+    marker = tmp_path / "marker"
+    write_mongo_set(migrations, "1_marks", py=MARKING.format(marker=str(marker), uri=mongo_server, db=users.name))
+    run(mongo_server, users.name, migrations)  # a real run runs the module body and up()
+    assert marker.with_suffix(".module").exists() and marker.with_suffix(".up").exists()
+    for path in tmp_path.glob("marker*"):
+        path.unlink()
+    documents = users.ran.count_documents({})
+    result = run(mongo_server, users.name, migrations, state="rolled_back", target="0", check_mode=True)
+    assert result.rolled_back == ["1"]
+    assert sorted(tmp_path.glob("marker*")) == [] and users.ran.count_documents({}) == documents
+    assert result.plan[0]["statements"]["mongodb"][0] == "// will run mongodb.py:down(db, ctx)"
+    assert ledger_status(users) == {"1": "applied"}
+
+
+def test_validate_gets_a_read_only_database(mongo_server, users, migrations):
     write_mongo_set(migrations, "1_sloppy", py="""
-        DRY_RUN_SAFE = True
         def up(db, ctx):
-            db.users.update_many({}, {"$set": {"x": 1}})
+            db.users.update_one({"n": 1}, {"$set": {"flag": True}})
         def down(db, ctx):
-            pass
+            db.users.update_many({}, {"$unset": {"flag": ""}})
+        def validate(db, ctx):
+            db.users.update_many({}, {"$set": {"x": 1}})
+            return True
     """)
-    with pytest.raises(MigrationFailed, match=r"dry run: db.users.update_many would write"):
-        run(mongo_server, users.name, migrations, check_mode=True)
+    before = snapshot(users)
+    with pytest.raises(ValidationFailed, match=r"read-only database: db.users.update_many would write"):
+        run(mongo_server, users.name, migrations)
     assert users.users.count_documents({"x": 1}) == 0
+    assert snapshot(users) == before  # compensated
+    assert ledger_status(users) == {"1": "rolled_back"}
 
 
 def test_failing_up_runs_down_and_records_failed(mongo_server, users, migrations):

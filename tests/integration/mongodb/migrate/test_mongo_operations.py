@@ -40,7 +40,9 @@ def apply_then_rollback(mongo_server, mdb, migrations, operations, *, ordered_fi
     assert result.applied == ["1"]
     assert ledger_status(mdb) == {"1": "applied"}
     if check:
-        check(mdb)
+        # A check asserts inside (returning None) or returns whether it holds: a False result fails the test.
+        outcome = check(mdb)
+        assert outcome is None or outcome is True, f"check {check.__name__} failed on the applied state: {outcome!r}"
     assert snapshot(mdb, ordered_fields=ordered_fields) != before
     result = run(mongo_server, mdb.name, migrations, state="rolled_back", target="0")
     assert result.rolled_back == ["1"]

@@ -21,6 +21,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.indexes import default_name
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.updates import unset_fields
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.python_part import load_python_part
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.python_part_outline import (
+    outline_python_part,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.read_only_db import ReadOnlyDatabase
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.yaml_part import parse_yaml_part
 
@@ -82,8 +85,43 @@ def test_yaml_part_errors_name_the_file_and_operation(text, expected):
 def test_python_part_settings_and_docstring(tmp_path):
     part = load_python_part('"""Split course content."""\nBATCH_SIZE = 250\nPAUSE_MS = 5\nDRY_RUN_SAFE = True\n'
                             "def up(db, ctx): pass\ndef down(db, ctx): pass\n", tmp_path / "mongodb.py", "1")
-    assert (part.batch_size, part.pause_ms, part.dry_run_safe, part.validate) == (250, 5, True, None)
-    assert part.description == "Split course content."
+    outline = part.outline
+    assert (outline.batch_size, outline.pause_ms, outline.dry_run_safe, part.validate) == (250, 5, True, None)
+    assert outline.description == "Split course content." and part.path == tmp_path / "mongodb.py"
+
+
+def test_outline_reads_a_code_part_without_running_it(tmp_path):
+    marker = tmp_path / "ran"
+    source = (f'"""Split course content."""\nimport pathlib\npathlib.Path({str(marker)!r}).write_text("x")\n'
+              "raise SystemExit('the module body ran')\nBATCH_SIZE = 250\nPAUSE_MS: int = 5\nDRY_RUN_SAFE = True\n"
+              "def up(db, ctx): pathlib.Path('up').write_text('x')\ndef down(db, ctx, *more): pass\n"
+              "def validate(db, ctx=None): pass\n")
+    outline = outline_python_part(source, tmp_path / "mongodb.py", "1")
+    assert not marker.exists()
+    assert (outline.batch_size, outline.pause_ms, outline.dry_run_safe) == (250, 5, True)
+    assert outline.functions == {"up", "down", "validate"} and outline.has_validate
+    assert outline.description == "Split course content."
+
+
+def test_outline_accepts_functions_bound_otherwise(tmp_path):
+    outline = outline_python_part("from somewhere import up\ndown = lambda db, ctx: None\n", tmp_path / "m.py", "1")
+    assert outline.functions == {"up", "down"} and outline.batch_size is None and outline.pause_ms == 0
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("BATCH_SIZE = 10 * 50\ndef up(db, ctx): pass\ndef down(db, ctx): pass\n", r"BATCH_SIZE must be a literal"),
+    ("from cfg import PAUSE_MS\ndef up(db, ctx): pass\ndef down(db, ctx): pass\n", r"PAUSE_MS must be a literal"),
+    ("DRY_RUN_SAFE = 1\ndef up(db, ctx): pass\ndef down(db, ctx): pass\n", r"DRY_RUN_SAFE must be a bool"),
+    ("BATCH_SIZE = True\ndef up(db, ctx): pass\ndef down(db, ctx): pass\n", r"BATCH_SIZE must be an integer"),
+    ("def up(db, ctx, extra): pass\ndef down(db, ctx): pass\n", r"up must take two arguments .*line 1"),
+    ("def up(db, ctx, *, flag): pass\ndef down(db, ctx): pass\n", r"up must take two arguments"),
+    ("async def up(db, ctx): pass\ndef down(db, ctx): pass\n", r"up must be a plain function"),
+    ("def up(db, ctx): pass\nif True:\n    def down(db, ctx): pass\n", r"defines no down\(db, ctx\)"),
+    ("def up(db, ctx):\n    return (\n", r"syntax error at line \d"),
+])
+def test_outline_refuses_what_it_cannot_read(tmp_path, source, expected):
+    with pytest.raises(MigrationFormatError, match=expected):
+        outline_python_part(source, tmp_path / "mongodb.py", "1")
 
 
 def test_destructive_guard_reads_code_outside_down_and_validate():
@@ -149,5 +187,5 @@ def test_read_only_database_refuses_writes():
     assert db.users.find({}) == ["doc"]
     for write in (lambda: db.users.insert_one({}), lambda: db["users"].update_many({}, {}),
                   lambda: db.users.aggregate([{"$match": {}}, {"$out": "x"}]), lambda: db.command("drop")):
-        with pytest.raises(MigrationFailed, match="dry run"):
+        with pytest.raises(MigrationFailed, match="read-only database: .* would write"):
             write()

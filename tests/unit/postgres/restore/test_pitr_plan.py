@@ -20,7 +20,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.cata
     Catalog,
     RecoveryPointRecord,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import open_repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.factory import open_repository
 
 
 def backup(n: int, start: str, stop: str, finished: str) -> BackupRecord:

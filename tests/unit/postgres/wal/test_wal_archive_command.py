@@ -9,11 +9,9 @@ import botocore.exceptions
 import pytest
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal import archiver as wal_archive
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository import store as repository
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import (
-    SIDECAR_SUFFIX,
-    S3Repository,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository import s3 as s3_repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import SIDECAR_SUFFIX
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.s3 import S3Repository
 
 SEGMENT = "000000010000000000000007"
 
@@ -82,13 +80,13 @@ class UnreachableS3:
 def test_unreachable_s3_never_reads_as_absent(setup, monkeypatch, tmp_path):
     _repo_dir, config, segment = setup
 
-    def open_unreachable(url, **kwargs):
-        return S3Repository("bucket", "prefix", client=UnreachableS3(), retry_seconds=kwargs["retry_seconds"])
+    def open_unreachable(_config, retry_seconds):
+        return S3Repository("bucket", "prefix", client=UnreachableS3(), retry_seconds=retry_seconds)
 
-    monkeypatch.setattr(wal_archive, "open_repository", open_unreachable)
+    monkeypatch.setattr(wal_archive.ArchiverConfig, "open", open_unreachable)
     real_sleep = time.sleep
-    # Backoff sleeps shortened (wal_archive and repository share the time module).
-    monkeypatch.setattr(repository.time, "sleep", lambda seconds: real_sleep(min(seconds, 0.01)))
+    # Backoff sleeps shortened (wal_archive and the S3 repository share the time module).
+    monkeypatch.setattr(s3_repository.time, "sleep", lambda seconds: real_sleep(min(seconds, 0.01)))
     assert run(config, "push", str(segment), SEGMENT) == 1  # PostgreSQL keeps the segment and retries
     assert run(config, "fetch", SEGMENT, str(tmp_path / "y")) == 255  # not 1: recovery must not end here
     assert run(config, "check") == 1

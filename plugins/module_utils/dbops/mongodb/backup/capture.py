@@ -47,6 +47,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver 
     require_driver,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.change_events import event_to_oplog
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.namespace import belongs_to_database
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.timepoint import (
     aware,
     iso,
@@ -55,7 +56,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.t
     ts_text,
     ts_to_dict,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import Repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 
 CHANGE_STREAM_HISTORY_LOST = {286, 280, 136}  # ChangeStreamHistoryLost, ChangeStreamFatalError, CappedPositionLost
 CURSOR_GONE = {43, 237, 175}  # CursorNotFound, CursorKilled, QueryPlanKilled
@@ -321,7 +322,7 @@ class ChangeCapture:
             return
         self.seen_at_position = self.seen_at_position + 1 if ts == self.position else 1
         wall = raw.get("wall")
-        if _belongs_raw(raw, self.database):
+        if belongs_to_database(raw, self.database):
             self._buffer(_Buffered(ts, wall, raw.raw))
         self.position, self.position_wall = ts, aware(wall) if wall else self.position_wall
 
@@ -473,20 +474,6 @@ def _wall(value) -> Any:
     return aware(value) if value is not None else None
 
 
-def _belongs_raw(raw, database: str) -> bool:
-    ns = raw.get("ns") or ""
-    op = raw.get("op")
-    if op == "n":
-        return False
-    if ns.startswith(database + "."):
-        return True
-    if op == "c" and ns == "admin.$cmd":
-        command = raw.get("o") or {}
-        if "applyOps" in command:
-            return any((inner.get("ns") or "").startswith(database + ".") for inner in command["applyOps"])
-        if "renameCollection" in command:
-            return str(command.get("to", "")).startswith(database + ".")
-    return False
 
 
 # -------------------------------------------------------------------------------------------------- waiting

@@ -27,7 +27,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.
     CaptureHistoryLost,
     ChangeCapture,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import open_repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.factory import open_repository
 
 
 def _log(event: str, data: dict[str, Any]) -> None:

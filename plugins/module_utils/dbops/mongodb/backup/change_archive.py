@@ -42,8 +42,8 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.t
     position,
     ts_text,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import ObjectMissing, Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import ArchiveRange, Catalog
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import ObjectMissing, Repository
 
 ENGINE = "mongodb"
 CHANGES_PREFIX = "mongodb/changes/"

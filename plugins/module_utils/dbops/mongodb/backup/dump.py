@@ -47,6 +47,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver 
     require_driver,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.change_events import event_to_oplog
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.namespace import belongs_to_database
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.timepoint import (
     aware,
     iso,
@@ -55,15 +56,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.t
     ts_to_dict,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.update_diff import oplog_delta
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import (
     BackupRecord,
     Catalog,
     new_backup_id,
+    record_from_dict,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import (
-    Repository,
-    open_repository,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.factory import open_repository
 
 DUMPS_PREFIX = "mongodb/dumps/"
 CONSISTENCY_MODES = ("auto", "snapshot", "oplog", "change_stream", "none")
@@ -100,11 +100,6 @@ class DumpRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DumpRecord:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{key: value for key, value in data.items() if key in known})
 
 
 @dataclass
@@ -190,7 +185,7 @@ def take_dump(uri: str, repository: Repository | str, database: str, *, consiste
     """Dump database to the repository and return its record (also written to the catalog when register).
 
     uri: MongoDB connection string. repository: a Repository or a local path / s3:// URL (for S3 options open the
-    repository yourself with repository.store.open_repository). consistency: auto | snapshot | oplog |
+    repository yourself with repository.factory.open_repository). consistency: auto | snapshot | oplog |
     change_stream | none. work_dir: where files are staged before upload (default: the system temp dir).
     """
     require_driver()
@@ -371,7 +366,7 @@ def _oplog_window(client, database: str, start) -> tuple[Any, Any, list[dict[str
             start_present, end_wall = True, raw.get("wall")
             continue
         end, end_wall = ts, raw.get("wall")
-        if _belongs_raw_entry(raw, database):
+        if belongs_to_database(raw, database):
             entries.append(bson.decode(raw.raw, codec_options=DOC_CODEC))
     if not start_present:
         raise BackupError(
@@ -382,14 +377,6 @@ def _oplog_window(client, database: str, start) -> tuple[Any, Any, list[dict[str
     return end, aware(end_wall) if end_wall else None, entries
 
 
-def _belongs_raw_entry(raw, database: str) -> bool:
-    ns = raw.get("ns") or ""
-    if raw.get("op") == "n":
-        return False
-    if ns.startswith(database + "."):
-        return True
-    return raw.get("op") == "c" and ns == "admin.$cmd" and "applyOps" in (raw.get("o") or {}) and any(
-        (op.get("ns") or "").startswith(database + ".") for op in raw["o"]["applyOps"])
 
 
 def _change_stream_window(client, database: str, stream, start) -> tuple[Any, Any, list[dict[str, Any]]]:
@@ -406,23 +393,13 @@ def _change_stream_window(client, database: str, stream, start) -> tuple[Any, An
             if event["clusterTime"] > end:
                 break
             entry = event_to_oplog(event)
-            if entry is not None and _belongs(entry, database):
+            if entry is not None and belongs_to_database(entry, database):
                 entries.append(entry)
     finally:
         stream.close()
     return end, end_wall, entries
 
 
-def _belongs(entry: dict[str, Any], database: str) -> bool:
-    """Entries of database (or transactions touching it); noops and other databases are left out."""
-    ns = entry.get("ns", "")
-    if entry.get("op") == "n":
-        return False
-    if ns.startswith(database + "."):
-        return True
-    if entry.get("op") == "c" and "applyOps" in entry.get("o", {}):
-        return any(op.get("ns", "").startswith(database + ".") for op in entry["o"]["applyOps"])
-    return False
 
 
 def _for_mongorestore(entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -496,7 +473,7 @@ def dump_records(repo: Repository, database: str | None = None) -> list[DumpReco
     for backup in Catalog(repo).backups(engine="mongodb", kind="dump"):
         details = dict(backup.details)
         details["objects"] = backup.objects
-        record = DumpRecord.from_dict(details)
+        record = record_from_dict(DumpRecord, details)
         if database is None or record.database == database:
             records.append(record)
 

@@ -19,7 +19,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.t
     position,
     ts_to_dict,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import Repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 
 
 def current_cluster_time(uri: str, database: str | None = None, *, client=None) -> dict[str, Any]:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import ast
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DestructiveChangeRefused
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import RunOptions
+
 _DESTRUCTIVE_CALLS = {"drop": "drop()", "drop_collection": "drop_collection()", "drop_database": "drop_database()",
                       "delete_many": "delete_many()"}
 _UNDO_FUNCTIONS = ("down", "validate")
@@ -45,3 +49,15 @@ def python_findings(source: str) -> list[str]:
     finder = _Finder()
     finder.visit(ast.parse(source))
     return finder.findings
+
+
+def refuse_or_allow(mset: MigrationSet, findings: list[str], opts: RunOptions) -> None:
+    """The one decision on what a part would destroy: refused unless allow_destructive, else a warning."""
+    if mset.manifest.destructive and mset.postgres is None:
+        findings = [*findings, "migration.yml declares destructive: true"]
+    if not findings:
+        return
+    if not opts.allow_destructive:
+        raise DestructiveChangeRefused("destructive change refused (allow_destructive is off): "
+                                       + "; ".join(findings), version=mset.version, path=mset.mongodb.path)
+    opts.warnings.append(f"{mset.version} ({mset.mongodb.path}): destructive change allowed: " + "; ".join(findings))

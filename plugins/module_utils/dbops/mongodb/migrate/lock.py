@@ -22,6 +22,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connect
     pymongo,
     pymongo_errors,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.layout_version import (
+    LAYOUT,
+    LAYOUT_FIELD,
+)
 
 COLLECTION = "dbops_lock"
 LOCK_ID = "migrations"
@@ -56,7 +60,7 @@ class RunnerLock:
     def _try_take(self) -> bool:
         now = server_now(self.db)
         fields = {"owner": self.owner, "host": socket.gethostname(), "pid": os.getpid(), "acquired_at": now,
-                  "renewed_at": now, "expires_at": now + timedelta(seconds=self.ttl_s)}
+                  "renewed_at": now, "expires_at": now + timedelta(seconds=self.ttl_s), LAYOUT_FIELD: LAYOUT}
         try:
             previous = self.collection.find_one_and_update(
                 {"_id": LOCK_ID, "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},

@@ -30,35 +30,26 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.base import show
 
 
+def _from_env(name: str) -> property:
+    """A read-only attribute of ctx that is the run's BatchEnv field of the same name."""
+    return property(lambda ctx: getattr(ctx._env, name), doc=f"the run's {name} (read-only)")
+
+
 class MigrationContext:
+    version = _from_env("version")
+    direction = _from_env("direction")
+    batch_size = _from_env("batch_size")
+    dry_run = _from_env("dry_run")
+    transactions = _from_env("transactions")
+
     def __init__(self, env: BatchEnv, log: list[str]) -> None:
         self._env = env
         self._log = log
         self._names: set[str] = set()
 
     @property
-    def version(self) -> str:
-        return self._env.version
-
-    @property
-    def direction(self) -> str:
-        return self._env.direction
-
-    @property
-    def batch_size(self) -> int:
-        return self._env.batch_size
-
-    @property
     def pause_ms(self) -> int:
         return int(self._env.pause_s * 1000)
-
-    @property
-    def dry_run(self) -> bool:
-        return self._env.dry_run
-
-    @property
-    def transactions(self) -> bool:
-        return self._env.transactions
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.layout_version import (
+    LAYOUT,
+    LAYOUT_FIELD,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.ledger import now
 
 PROGRESS = "dbops_progress"
@@ -30,7 +34,7 @@ def save_checkpoint(db: Any, version: str, direction: str, name: str, *, collect
     db[PROGRESS].update_one(
         {"_id": key(version, direction, name)},
         {"$set": {"version": version, "direction": direction, "name": name, "collection": collection,
-                  "last_id": last_id, "status": status, "updated_at": now()},
+                  "last_id": last_id, "status": status, "updated_at": now(), LAYOUT_FIELD: LAYOUT},
          "$inc": {"documents": documents, "batches": 1 if documents else 0},
          "$setOnInsert": {"started_at": now()}},
         upsert=True, session=session)
@@ -49,7 +53,8 @@ def clear(db: Any, version: str, direction: str | None = None) -> None:
 
 
 def record_touched(db: Any, version: str, op_index: int, data: dict[str, Any], session: Any = None) -> None:
-    db[TOUCHED].insert_one({"version": version, "op": op_index, "at": now(), **data}, session=session)
+    db[TOUCHED].insert_one({"version": version, "op": op_index, "at": now(), **data, LAYOUT_FIELD: LAYOUT},
+                           session=session)
 
 
 def touched(db: Any, version: str, op_index: int) -> Iterator[dict[str, Any]]:

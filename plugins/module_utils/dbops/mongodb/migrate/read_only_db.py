@@ -1,5 +1,5 @@
-"""A read-only view of a pymongo Database for dry runs: reads pass through, anything else is refused, so
-check mode can call a migration's up() (when it declares DRY_RUN_SAFE) without any chance of a write."""
+"""A read-only view of a pymongo Database: reads pass through, anything else is refused. validate(db, ctx) of a
+mongodb.py gets one, so a validation cannot change what it checks."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ _DATABASE_READS = {"list_collection_names", "list_collections", "name", "client"
 
 
 def _refuse(what: str) -> MigrationFailed:
-    return MigrationFailed(f"dry run: {what} would write; up() must only write through ctx when ctx.dry_run is set")
+    return MigrationFailed(f"read-only database: {what} would write (validate(db, ctx) may only read)")
 
 
 class ReadOnlyCollection:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFormatError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.base import (
     Spec,
     SpecError,
@@ -78,3 +80,16 @@ def parse_checks(raw: Any) -> list[Check]:
             raise SpecError(f"validate check {i}: {exc}") from exc
         checks.append(Check(collection, flt, count, most, least, index))
     return checks
+
+
+def manifest_checks(mset: MigrationSet) -> list[Check]:
+    """The checks of migration.yml's validate.mongodb."""
+    try:
+        return parse_checks((mset.manifest.validate or {}).get("mongodb"))
+    except SpecError as exc:
+        raise MigrationFormatError(f"validate.mongodb: {exc}", version=mset.version,
+                                   path=mset.manifest.path or mset.path) from exc
+
+
+def failed_checks(checks: list[Check], db: Any) -> list[str]:
+    return [problem for problem in (check.run(db) for check in checks) if problem]

@@ -22,7 +22,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.content_hash import (
     is_user_collection,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver import pymongo_errors
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import pymongo_errors
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.timepoint import ts_text
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.update_diff import (
     DiffError,

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import as_utc, parse_iso, to_iso
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
     Timestamp,
     require_driver,
 )
@@ -54,26 +55,13 @@ def ts_text(ts) -> str:
 
 
 def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise DbopsError(f"invalid time {text!r}: expected ISO 8601 like 2026-11-25T14:01:00Z") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    """Times in MongoDB records and results, to the millisecond (a BSON date's precision)."""
+    return to_iso(moment, timespec="milliseconds")
 
 
 def aware(moment: datetime) -> datetime:
     """Datetimes from the server are UTC; naive ones (pymongo without tz_aware) are made explicit."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return as_utc(moment)
 
 
 @dataclass(frozen=True)

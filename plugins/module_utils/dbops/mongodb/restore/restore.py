@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RestoreError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError, RestoreError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import change_archive as archive
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import dump_layout
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.content_hash import (
@@ -61,11 +61,8 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.t
     ts_text,
     ts_to_dict,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import (
-    Repository,
-    RepositoryError,
-)
 
 JOURNAL_DB = "dbops_restore"
 JOURNAL_COLLECTION = "journal"

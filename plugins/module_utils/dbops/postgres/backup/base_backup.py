@@ -5,7 +5,8 @@ compresses while it reads and only compressed bytes cross the connection; WAL ne
 alongside (-X stream) into pg_wal.tar, which we compress ourselves. The backup manifest (SHA-256 per file) is kept:
 every file in the compressed tars is checked against it in one streaming pass, without extracting the data directory
 (PostgreSQL 15's pg_verifybackup reads plain directories only; restores still run it after laying the files down).
-Only when every object is stored and verified is the catalog entry written.
+Only when every object is stored and verified, and the WAL from the backup's start to its stop is archived and
+reads back intact (archive_proof), is a record returned for the catalog; otherwise the backup fails.
 """
 
 from __future__ import annotations
@@ -13,18 +14,26 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup import manifest_check, tar_archive
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.archive_proof import prove_archived
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.backup_run import (
+    TakenBackup,
+    backup_run,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import (
+    DEFAULT_BIN_DIR,
+    PgBinaries,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import PgBinaries
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import (
     ServerFacts,
     client_connection,
+    connect,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.position import (
     format_lsn,
@@ -33,13 +42,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.po
     segment_name,
     segment_number,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import (
-    BackupRecord,
-    iso,
-    new_backup_id,
-    utc_now,
-)
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import Repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 
 BASE_PREFIX = "pg/base/"
 COMPRESSIONS = ("zstd", "lz4", "none")
@@ -53,7 +56,8 @@ class BaseBackupOptions:
     verify: bool = True
     fast_checkpoint: bool = True
     staging_dir: str | None = None
-    bin_dir: str = "/usr/lib/postgresql/15/bin"
+    bin_dir: str = DEFAULT_BIN_DIR
+    archive_wait: float = 60.0  # how long the backup's WAL may take to reach the archive before it fails
 
 
 @dataclass
@@ -117,63 +121,52 @@ def verify_backup(staging: Path, manifest: Path, bin_dir: str, work_dir: Path) -
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-@dataclass
-class BaseBackupResult:
-    record: BackupRecord
-    commands: list[str] = field(default_factory=list)
-    duration_ms: int = 0
-
-
 def take_base_backup(dsn: str, repo: Repository, facts: ServerFacts, options: BaseBackupOptions,
-                     backup_id: str | None = None) -> BaseBackupResult:
-    """Take, verify and store a base backup; returns the catalog record (not yet added to the catalog)."""
-    started = utc_now()
-    clock = time.monotonic()
-    backup_id = backup_id or new_backup_id("postgres", "base", started)
+                     backup_id: str | None = None) -> TakenBackup:
+    """Take, verify and store a base backup, and prove its WAL archived; the record is not yet in the catalog.
+
+    Every base backup goes through prove_archived: one whose WAL does not reach the archive (archiving off or
+    failing) raises BackupError instead of returning a record that could not be restored.
+    """
     client = client_connection(dsn)
-    staging_root = Path(tempfile.mkdtemp(prefix=f"dbops-{backup_id}-", dir=options.staging_dir))
-    commands: list[str] = []
-    try:
-        target = staging_root / "backup"
-        argv = pg_basebackup_argv(options, client.conninfo, str(target), f"dbops {backup_id}")
-        commands.append(" ".join(argv))
-        try:
-            ClusterOwner(None).run(argv, env=client.env(), what="pg_basebackup")
-        except DbopsError as exc:
-            raise BackupError(f"base backup {backup_id} failed: {exc.message}") from exc
+    with backup_run("base", backup_id, options.staging_dir) as run:
+        target = run.staging / "backup"
+        argv = pg_basebackup_argv(options, client.conninfo, str(target), f"dbops {run.backup_id}")
+        run.run_program(argv, client.env(), f"base backup {run.backup_id} failed")
         wal_tar = target / "pg_wal.tar"
         if wal_tar.exists():
             tar_archive.compress_file(wal_tar, options.compression)
         manifest = target / "backup_manifest"
         summary = read_manifest(manifest)
         if options.verify:
-            commands.append(f"check base tars against backup_manifest (sha256, streamed) + pg_waldump <{backup_id}>")
+            run.commands.append(f"check base tars against backup_manifest (sha256, streamed) + pg_waldump "
+                                f"<{run.backup_id}>")
             try:
-                verify_backup(target, manifest, options.bin_dir, staging_root / "verify")
+                verify_backup(target, manifest, options.bin_dir, run.staging / "verify")
             except DbopsError as exc:
-                raise BackupError(f"base backup {backup_id} did not verify: {exc.message}") from exc
-        objects = []
-        for path in sorted(target.iterdir()):
-            info = repo.put_file(f"{BASE_PREFIX}{backup_id}/{path.name}", path)
-            objects.append({"key": info.key, "size": info.size, "sha256": info.sha256})
-    finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
+                raise BackupError(f"base backup {run.backup_id} did not verify: {exc.message}") from exc
+        stored = [repo.put_file(f"{BASE_PREFIX}{run.backup_id}/{path.name}", path)
+                  for path in sorted(target.iterdir())]
+        taken = run.finish(stored, _details(run.backup_id, summary, facts, options),
+                           archive_start=position_of_lsn(summary.start_lsn, facts.wal_segment_size),
+                           archive_stop=position_of_lsn(summary.stop_lsn, facts.wal_segment_size))
+    with connect(dsn) as conn:
+        verified = prove_archived(conn, repo, taken.record, options.archive_wait)
+    taken.record.details["wal_archived"] = verified
+    taken.commands.append(f"wait for and verify the {verified} archived WAL file(s) of <{taken.record.backup_id}>")
+    return taken
 
+
+def _details(backup_id: str, summary: ManifestSummary, facts: ServerFacts,
+             options: BaseBackupOptions) -> dict[str, Any]:
     seg = facts.wal_segment_size
-    start_wal = segment_name(summary.start_timeline, segment_number(summary.start_lsn, seg), seg)
-    stop_wal = segment_name(summary.stop_timeline, segment_number(max(summary.stop_lsn - 1, 0), seg), seg)
-    record = BackupRecord(
-        backup_id=backup_id, engine="postgres", kind="base", started_at=iso(started), finished_at=iso(utc_now()),
-        size_bytes=sum(item["size"] for item in objects), objects=objects,
-        archive_start=position_of_lsn(summary.start_lsn, seg), archive_stop=position_of_lsn(summary.stop_lsn, seg),
-        details={
-            "start_lsn": format_lsn(summary.start_lsn), "stop_lsn": format_lsn(summary.stop_lsn),
-            "timeline": summary.start_timeline, "stop_timeline": summary.stop_timeline,
-            "start_wal": start_wal, "stop_wal": stop_wal,
-            "system_identifier": facts.system_identifier, "server_version_num": facts.server_version_num,
-            "wal_segment_size": seg, "compression": options.compression, "verified": options.verify,
-            "manifest_key": f"{BASE_PREFIX}{backup_id}/backup_manifest", "files": summary.files,
-            "data_bytes": summary.data_bytes,
-        },
-    )
-    return BaseBackupResult(record=record, commands=commands, duration_ms=int((time.monotonic() - clock) * 1000))
+    return {
+        "start_lsn": format_lsn(summary.start_lsn), "stop_lsn": format_lsn(summary.stop_lsn),
+        "timeline": summary.start_timeline, "stop_timeline": summary.stop_timeline,
+        "start_wal": segment_name(summary.start_timeline, segment_number(summary.start_lsn, seg), seg),
+        "stop_wal": segment_name(summary.stop_timeline, segment_number(max(summary.stop_lsn - 1, 0), seg), seg),
+        "system_identifier": facts.system_identifier, "server_version_num": facts.server_version_num,
+        "wal_segment_size": seg, "compression": options.compression, "verified": options.verify,
+        "manifest_key": f"{BASE_PREFIX}{backup_id}/backup_manifest", "files": summary.files,
+        "data_bytes": summary.data_bytes,
+    }

@@ -7,29 +7,21 @@ the prefix from S3; every file carries its sha256 like any other object.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import PgBinaries
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.backup_run import (
+    TakenBackup,
+    backup_run,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import (
+    DEFAULT_BIN_DIR,
+    PgBinaries,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import (
     ServerFacts,
     client_connection,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import (
-    BackupRecord,
-    iso,
-    new_backup_id,
-    utc_now,
-)
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import (
-    Repository,
-    copy_tree_to_repository,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 
 LOGICAL_PREFIX = "pg/logical/"
 
@@ -39,14 +31,7 @@ class LogicalDumpOptions:
     jobs: int = 0  # 0 = this host's CPU count
     compression_level: int | None = None
     staging_dir: str | None = None
-    bin_dir: str = "/usr/lib/postgresql/15/bin"
-
-
-@dataclass
-class LogicalDumpResult:
-    record: BackupRecord
-    commands: list[str] = field(default_factory=list)
-    duration_ms: int = 0
+    bin_dir: str = DEFAULT_BIN_DIR
 
 
 def pg_dump_argv(options: LogicalDumpOptions, conninfo: str, target: str) -> list[str]:
@@ -58,30 +43,16 @@ def pg_dump_argv(options: LogicalDumpOptions, conninfo: str, target: str) -> lis
 
 
 def take_logical_dump(dsn: str, repo: Repository, facts: ServerFacts, options: LogicalDumpOptions,
-                      backup_id: str | None = None) -> LogicalDumpResult:
-    started = utc_now()
-    clock = time.monotonic()
-    backup_id = backup_id or new_backup_id("postgres", "logical", started)
+                      backup_id: str | None = None) -> TakenBackup:
     client = client_connection(dsn)
     database = client.database() or "postgres"
-    staging_root = Path(tempfile.mkdtemp(prefix=f"dbops-{backup_id}-", dir=options.staging_dir))
-    try:
-        target = staging_root / database
+    with backup_run("logical", backup_id, options.staging_dir) as run:
+        target = run.staging / database
         argv = pg_dump_argv(options, client.conninfo, str(target))
-        try:
-            ClusterOwner(None).run(argv, env=client.env(), what="pg_dump")
-        except DbopsError as exc:
-            raise BackupError(f"logical dump {backup_id} of database {database} failed: {exc.message}") from exc
-        stored = copy_tree_to_repository(repo, target, f"{LOGICAL_PREFIX}{backup_id}/{database}")
-    finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
-    objects = [{"key": info.key, "size": info.size, "sha256": info.sha256} for info in stored]
-    record = BackupRecord(
-        backup_id=backup_id, engine="postgres", kind="logical", started_at=iso(started),
-        finished_at=iso(utc_now()), size_bytes=sum(item["size"] for item in objects), objects=objects,
-        details={"database": database, "format": "directory", "system_identifier": facts.system_identifier,
-                 "server_version_num": facts.server_version_num,
-                 "restore_hint": f"pg_restore -j 4 -d <dsn> <repository>/{LOGICAL_PREFIX}{backup_id}/{database}"},
-    )
-    return LogicalDumpResult(record=record, commands=[" ".join(argv)],
-                             duration_ms=int((time.monotonic() - clock) * 1000))
+        run.run_program(argv, client.env(), f"logical dump {run.backup_id} of database {database} failed")
+        stored = repo.put_tree(target, f"{LOGICAL_PREFIX}{run.backup_id}/{database}")
+        return run.finish(stored, {
+            "database": database, "format": "directory", "system_identifier": facts.system_identifier,
+            "server_version_num": facts.server_version_num,
+            "restore_hint": f"pg_restore -j 4 -d <dsn> <repository>/{LOGICAL_PREFIX}{run.backup_id}/{database}",
+        })

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import query_one
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver import wal_key
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.chain import archiver_status
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import iso
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import Repository
 
 CREATE_SQL = "select pg_create_restore_point(%s)::text, clock_timestamp()"
 WALFILE_SQL = "select pg_walfile_name(%s::pg_lsn)"
@@ -33,9 +32,6 @@ class PgRecoveryPosition:
     wal_file: str
     time: str
     archived: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def internal_name_for(name: str) -> str:

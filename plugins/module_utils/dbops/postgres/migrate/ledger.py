@@ -1,10 +1,13 @@
 """The PostgreSQL ledger in schema dbops: what was applied, every statement run, and resumable progress.
 
-Created on the first run that changes something; reading it never creates it (check mode creates nothing).
+Created on the first run that changes something; reading it never creates it (check mode creates nothing). Its
+tables are created and upgraded by ledger_layout.py; every write here goes through ledger_write.write, which
+redacts every text before it is stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 from dataclasses import dataclass
@@ -12,60 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import LedgerEntry
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger_layout
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.ledger_write import write
 
 SCHEMA = "dbops"
-
-CREATE_LEDGER = """
-CREATE SCHEMA IF NOT EXISTS dbops;
-CREATE TABLE IF NOT EXISTS dbops.schema_migrations (
-    version      text PRIMARY KEY,
-    name         text NOT NULL,
-    checksum     text NOT NULL,
-    status       text NOT NULL CHECK (status IN ('running', 'partial', 'applied', 'failed', 'rolled_back')),
-    started_at   timestamptz NOT NULL DEFAULT now(),
-    finished_at  timestamptz,
-    duration_ms  bigint,
-    applied_by   text NOT NULL DEFAULT current_user,
-    applied_from text,
-    run_id       text,
-    error        text
-);
-CREATE TABLE IF NOT EXISTS dbops.migration_log (
-    id          bigserial PRIMARY KEY,
-    run_id      text NOT NULL,
-    version     text NOT NULL,
-    direction   text NOT NULL CHECK (direction IN ('up', 'down', 'verify', 'backfill')),
-    seq         integer NOT NULL,
-    statement   text NOT NULL,
-    status      text NOT NULL CHECK (status IN ('ok', 'error', 'lock_timeout')),
-    attempt     integer NOT NULL DEFAULT 1,
-    started_at  timestamptz NOT NULL,
-    duration_ms double precision NOT NULL,
-    error       text
-);
-CREATE TABLE IF NOT EXISTS dbops.statement_progress (
-    version        text NOT NULL,
-    direction      text NOT NULL CHECK (direction IN ('up', 'down')),
-    seq            integer NOT NULL,
-    statement_sha  text NOT NULL,
-    status         text NOT NULL CHECK (status IN ('running', 'done')),
-    invalid_before jsonb,
-    updated_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (version, direction, seq)
-);
-CREATE TABLE IF NOT EXISTS dbops.backfill_progress (
-    version     text NOT NULL,
-    name        text NOT NULL,
-    table_name  text NOT NULL,
-    last_key    jsonb,
-    rows_done   bigint NOT NULL DEFAULT 0,
-    batches     bigint NOT NULL DEFAULT 0,
-    status      text NOT NULL CHECK (status IN ('running', 'done')),
-    started_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (version, name)
-);
-"""
 
 _HOST = socket.gethostname()
 
@@ -91,13 +44,20 @@ def ledger_exists(conn: Any) -> bool:
     return bool(row[0] and row[1])
 
 
-def ensure_ledger(conn: Any) -> None:
-    """Create the ledger if missing (the caller holds the runner lock, so two runners never race here)."""
-    if not ledger_exists(conn):
-        conn.execute(CREATE_LEDGER)
+def statement_sha(text: str) -> str:
+    """Fingerprint of a statement's original text (progress rows, log rows): the stored text is redacted."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def ensure_ledger(conn: Any) -> list[int]:
+    """Create or upgrade the ledger to the latest layout (the caller holds the runner lock, so two runners never
+    race here); returns the layout versions it applied."""
+    return ledger_layout.upgrade(conn)
 
 
 def read_ledger(conn: Any) -> dict[str, LedgerEntry]:
+    """Refuses a ledger with a layout newer than this code; reads older layouts as they are."""
+    ledger_layout.refuse_newer(ledger_layout.current_version(conn))
     if not ledger_exists(conn):
         return {}
     rows = conn.execute(
@@ -125,9 +85,9 @@ ON CONFLICT (version) DO UPDATE SET
 
 _INSERT_LOG = """
 INSERT INTO dbops.migration_log (run_id, version, direction, seq, statement, status, attempt, started_at,
-                                 duration_ms, error)
+                                 duration_ms, error, statement_sha)
 SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::int[], %s::timestamptz[],
-                         %s::float8[], %s::text[])
+                         %s::float8[], %s::text[], %s::text[])
 """
 
 
@@ -136,14 +96,15 @@ WITH upsert AS (
 """ + _UPSERT + """
 RETURNING 1)
 INSERT INTO dbops.migration_log (run_id, version, direction, seq, statement, status, attempt, started_at,
-                                 duration_ms, error)
-SELECT %(run_id)s, version, direction, seq, statement, status, attempt, started_at, duration_ms, error
-FROM (VALUES {rows}) AS entry (version, direction, seq, statement, status, attempt, started_at, duration_ms, error)
+                                 duration_ms, error, statement_sha)
+SELECT %(run_id)s, version, direction, seq, statement, status, attempt, started_at, duration_ms, error, sha
+FROM (VALUES {rows}) AS entry (version, direction, seq, statement, status, attempt, started_at, duration_ms, error,
+                               sha)
 WHERE version IS NOT NULL;
 COMMIT
 """
 _LOG_ROW = ("(%(v{i})s::text, %(d{i})s::text, %(q{i})s::int, %(s{i})s::text, %(t{i})s::text, %(a{i})s::int, "
-            "%(w{i})s::timestamptz, %(m{i})s::float8, %(e{i})s::text)")
+            "%(w{i})s::timestamptz, %(m{i})s::float8, %(e{i})s::text, %(h{i})s::text)")
 
 
 def _status_params(*, version: str, name: str, checksum: str, status: str, run_id: str, error: str | None,
@@ -159,7 +120,7 @@ def _status_params(*, version: str, name: str, checksum: str, status: str, run_i
 def record_status(conn: Any, *, version: str, name: str, checksum: str, status: str, run_id: str,
                   error: str | None = None, duration_ms: int | None = None, started_at: datetime | None = None,
                   finished: bool = False, keep_started: bool = False) -> None:
-    conn.execute(_UPSERT, _status_params(
+    write(conn, _UPSERT, _status_params(
         version=version, name=name, checksum=checksum, status=status, run_id=run_id, error=error,
         duration_ms=duration_ms, started_at=started_at, finished=finished, keep_started=keep_started))
 
@@ -180,26 +141,34 @@ def record_log_and_commit(client_cursor: Any, entries: list[LogEntry], *, versio
         rows.append(_LOG_ROW.format(i=i))
         params.update({f"v{i}": entry.version, f"d{i}": entry.direction, f"q{i}": entry.seq,
                        f"s{i}": entry.statement, f"t{i}": entry.status, f"a{i}": entry.attempt,
-                       f"w{i}": entry.started_at, f"m{i}": entry.duration_ms, f"e{i}": entry.error})
+                       f"w{i}": entry.started_at, f"m{i}": entry.duration_ms, f"e{i}": entry.error,
+                       f"h{i}": statement_sha(entry.statement)})
     if not rows:  # nothing to log (a set without statements): VALUES needs a row, WHERE drops it
         rows.append("(NULL::text, NULL::text, NULL::int, NULL::text, NULL::text, NULL::int, NULL::timestamptz, "
-                    "NULL::float8, NULL::text)")
-    client_cursor.execute(_FINISH_HEAD.replace("{rows}", ", ".join(rows)), params)
+                    "NULL::float8, NULL::text, NULL::text)")
+    write(client_cursor, _FINISH_HEAD.replace("{rows}", ", ".join(rows)), params)
 
 
 def set_error(conn: Any, version: str, error: str) -> None:
     """Keep the status (e.g. a failed down leaves the set applied) but record the error."""
-    conn.execute("UPDATE dbops.schema_migrations SET error = %s WHERE version = %s", (error, version))
+    write(conn, "UPDATE dbops.schema_migrations SET error = %s WHERE version = %s", (error, version))
+
+
+def set_status(conn: Any, version: str, status: str, error: str | None) -> bool:
+    """Status and error of an existing row; False when the ledger has no row for the version."""
+    return bool(write(conn, "UPDATE dbops.schema_migrations SET status = %s, error = %s WHERE version = %s",
+                      (status, error, version)).rowcount)
 
 
 def write_log(conn: Any, run_id: str, entries: list[LogEntry]) -> None:
     if not entries:
         return
-    conn.execute(_INSERT_LOG, (
+    write(conn, _INSERT_LOG, (
         run_id,
         [e.version for e in entries], [e.direction for e in entries], [e.seq for e in entries],
         [e.statement for e in entries], [e.status for e in entries], [e.attempt for e in entries],
         [e.started_at for e in entries], [e.duration_ms for e in entries], [e.error for e in entries],
+        [statement_sha(e.statement) for e in entries],
     ))
 
 
@@ -226,7 +195,8 @@ def mark_progress(conn: Any, version: str, direction: str, rows: list[tuple[int,
     """Upsert progress rows (seq, statement sha); called inside the segment's transaction for 'done'."""
     if not rows:
         return
-    conn.execute(
+    write(
+        conn,
         "INSERT INTO dbops.statement_progress (version, direction, seq, statement_sha, status, invalid_before) "
         "SELECT %s, %s, s.seq, s.sha, %s, %s FROM unnest(%s::int[], %s::text[]) AS s(seq, sha) "
         "ON CONFLICT (version, direction, seq) DO UPDATE SET statement_sha = EXCLUDED.statement_sha, "
@@ -238,10 +208,23 @@ def mark_progress(conn: Any, version: str, direction: str, rows: list[tuple[int,
 
 def clear_progress(conn: Any, version: str, *, directions: tuple[str, ...] = ("up", "down"),
                    backfill: bool = False) -> None:
-    conn.execute("DELETE FROM dbops.statement_progress WHERE version = %s AND direction = ANY(%s)",
-                 (version, list(directions)))
+    write(conn, "DELETE FROM dbops.statement_progress WHERE version = %s AND direction = ANY(%s)",
+          (version, list(directions)))
     if backfill:
-        conn.execute("DELETE FROM dbops.backfill_progress WHERE version = %s", (version,))
+        write(conn, "DELETE FROM dbops.backfill_progress WHERE version = %s", (version,))
+
+
+def forget_progress(conn: Any, version: str, direction: str, seq: int) -> None:
+    """Drop one statement's progress row (its statement failed: a rerun runs it from the start)."""
+    write(conn, "DELETE FROM dbops.statement_progress WHERE version = %s AND direction = %s AND seq = %s",
+          (version, direction, seq))
+
+
+def versions_with_progress(conn: Any) -> set[str]:
+    """Versions with recorded statement progress, in one query (planning asks for every set)."""
+    if not ledger_exists(conn):
+        return set()
+    return {r[0] for r in conn.execute("SELECT DISTINCT version FROM dbops.statement_progress")}
 
 
 def has_progress(conn: Any, version: str) -> bool:

@@ -17,11 +17,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.chain import WalArchive
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.position import (
     DEFAULT_SEGMENT_SIZE,
+    TimelinePath,
     format_lsn,
+    history_name,
     parse_lsn,
     segment_name,
     segment_number,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import (
     BackupRecord,
     Catalog,
@@ -29,20 +32,26 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.cata
     iso,
     parse_iso,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import Repository
 
 
 @dataclass(frozen=True)
 class PgTarget:
-    """Where recovery stops. kind is name | time | lsn; lsn/timeline are known for names and LSNs."""
+    """Where recovery stops. kind is name | time | lsn; the lsn is known for names and LSNs."""
 
     kind: str
     value: str
     lsn: int | None = None
     moment: datetime | None = None
-    timeline: int | None = None
-    internal_name: str | None = None
-    point: RecoveryPointRecord | None = None
+    point: RecoveryPointRecord | None = None  # for a name: the catalog's point, which knows its timeline
+
+    @property
+    def timeline(self) -> int | None:
+        return int(self.point.postgres["timeline"]) if self.point and self.point.postgres else None
+
+    @property
+    def internal_name(self) -> str | None:
+        """The unique name of the restore point in the WAL (the user's name repeats across drills)."""
+        return self.point.postgres["internal_name"] if self.point and self.point.postgres else None
 
     def describe(self) -> str:
         if self.kind == "name":
@@ -67,6 +76,20 @@ class PgTarget:
         return result
 
 
+@dataclass(frozen=True)
+class PgTargetSpec:
+    """The target as asked for: exactly one of name, time, lsn; optionally a timeline and a base backup."""
+
+    name: str | None = None
+    time: str | None = None
+    lsn: str | None = None
+    timeline: str | None = None
+    backup_id: str | None = None
+
+    def resolve(self, catalog: Catalog) -> PgTarget:
+        return resolve_target(catalog, target_name=self.name, target_time=self.time, target_lsn=self.lsn)
+
+
 def resolve_target(catalog: Catalog, *, target_name: str | None = None, target_time: str | None = None,
                    target_lsn: str | None = None) -> PgTarget:
     given = [v for v in (target_name, target_time, target_lsn) if v]
@@ -81,9 +104,7 @@ def resolve_target(catalog: Catalog, *, target_name: str | None = None, target_t
         if not point.postgres:
             raise RestoreError(f"recovery point {target_name!r} has no PostgreSQL position; nothing was touched")
         return PgTarget(kind="name", value=target_name, lsn=parse_lsn(point.postgres["lsn"]),
-                        moment=parse_iso(point.postgres.get("time") or point.created_at),
-                        timeline=int(point.postgres["timeline"]), internal_name=point.postgres["internal_name"],
-                        point=point)
+                        moment=parse_iso(point.postgres.get("time") or point.created_at), point=point)
     if target_time:
         try:
             moment = parse_iso(target_time)
@@ -106,6 +127,9 @@ class PgRestorePlan:
     required_last: str | None
     archive_newest: str | None
     settings: dict[str, str] = field(default_factory=dict)
+    # Every archived file recovery will read: segments from the backup's start to the target, history files.
+    wal_segments: tuple[str, ...] = ()
+    histories: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -188,12 +212,23 @@ def plan_restore(repo: Repository, catalog: Catalog, target: PgTarget, *, backup
             f"WAL gap: {len(missing)} segment(s) needed to replay base backup {backup.backup_id} to "
             f"{target.describe()} are missing from {repo.describe()}: {shown}; nothing was touched"
         )
+    segments = tuple(segment_name(path.segment_timeline(segno, seg), segno, seg)
+                     for segno in range(start_segno, last_segno + 1))
     return PgRestorePlan(
         target=target, backup=backup, segment_size=seg,
         required_first=segment_name(path.segment_timeline(start_segno, seg), start_segno, seg),
         required_last=segment_name(path.segment_timeline(last_segno, seg), last_segno, seg),
-        archive_newest=newest, settings=target.settings(timeline_override),
+        archive_newest=newest, settings=target.settings(timeline_override), wal_segments=segments,
+        histories=_histories_on_path(archive, path),
     )
+
+
+def _histories_on_path(archive: WalArchive, path: TimelinePath) -> tuple[str, ...]:
+    """History files of the timelines recovery walks (the target's is required; ancestors' when archived)."""
+    required = {path.target} - {1}
+    walked = {path.target, *(switch.timeline for switch in path.switches)}
+    return tuple(history_name(timeline) for timeline in sorted(walked)
+                 if timeline in required or timeline in archive.histories)
 
 
 def _iso_ts(value: float | None) -> str:

@@ -2,7 +2,8 @@
 
 Order matters, so that a bad backup or a bad target never costs the running server anything:
 
-1. plan (pitr_plan): target, base backup, WAL chain — errors leave everything as it was;
+1. plan (pitr_plan): target, base backup, WAL chain; then every WAL segment and history file of the chain is
+   read against its sha256 and segment size (wal_verification) — errors leave everything as it was;
 2. fetch every object of the backup into a staging directory next to the data directory, checking each sha256;
 3. extract into a new directory beside the data directory and run pg_verifybackup against the manifest;
 4. write recovery.signal and the recovery_target_* settings (recovery_target_action = promote);
@@ -32,26 +33,26 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import (
     PgRestorePlan,
+    PgTargetSpec,
     plan_restore,
-    resolve_target,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.wal_verification import (
+    verify_restore_wal,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import (
-    PgBinaries,
-    ServerControl,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import connect, describe
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver import PREFETCH_DIR
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.position import (
     format_lsn,
     parse_history,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog, iso, utc_now
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import (
     ChecksumMismatch,
     ObjectMissing,
     Repository,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog, iso, utc_now
 
 RECOVERY_KEYS = ("recovery_target_name", "recovery_target_time", "recovery_target_lsn", "recovery_target_action",
                  "recovery_target_inclusive", "recovery_target_timeline")
@@ -63,17 +64,10 @@ FATAL_LINE = re.compile(r"(FATAL|PANIC):[^\n]*")
 @dataclass(frozen=True)
 class PgRestoreRequest:
     repo: Repository
-    pgdata: str
     postgres_dsn: str
-    target_name: str | None = None
-    target_time: str | None = None
-    target_lsn: str | None = None
-    target_timeline: str | None = None
-    backup_id: str | None = None
-    bin_dir: str = "/usr/lib/postgresql/15/bin"
-    os_user: str | None = None
+    target: PgTargetSpec
+    cluster: ClusterOnHost
     restore_command: str | None = None
-    log_file: str | None = None
     timeout: float = 1800.0
     flush_before: bool = True
     verify_archiving: bool = True
@@ -128,11 +122,15 @@ def derive_restore_command(archive_command: str | None) -> str | None:
 
 class PgRestore:
     def __init__(self, request: PgRestoreRequest) -> None:
+        # The one check of pgdata: every PostgreSQL restore (restore job, restore_postgres) is built here.
+        if not request.cluster.pgdata:
+            raise RestoreError("pgdata is required to restore PostgreSQL (the data directory on this host)")
         self.req = request
-        self.owner = ClusterOwner(request.os_user)
-        self.binaries = PgBinaries(request.bin_dir)
-        self.pgdata = Path(request.pgdata).resolve() if Path(request.pgdata).exists() else Path(request.pgdata)
-        self.control = ServerControl(str(self.pgdata), self.owner, self.binaries)
+        given = Path(request.cluster.pgdata)
+        self.pgdata = given.resolve() if given.exists() else given
+        self.control = request.cluster.control(str(self.pgdata))
+        self.owner = self.control.owner
+        self.binaries = self.control.binaries
         self.catalog = Catalog(request.repo)
         self.restore_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self.steps: list[str] = []
@@ -166,10 +164,14 @@ class PgRestore:
             self.warnings.append(f"could not flush the current WAL to the archive before restoring: {exc}")
 
     def plan(self) -> PgRestorePlan:
-        target = resolve_target(self.catalog, target_name=self.req.target_name, target_time=self.req.target_time,
-                                target_lsn=self.req.target_lsn)
-        return plan_restore(self.req.repo, self.catalog, target, backup_id=self.req.backup_id,
-                            timeline_override=self.req.target_timeline)
+        """The plan, with every WAL file it needs read and checked: nothing is stopped before this returns."""
+        spec = self.req.target
+        plan = plan_restore(self.req.repo, self.catalog, spec.resolve(self.catalog), backup_id=spec.backup_id,
+                            timeline_override=spec.timeline)
+        checked = verify_restore_wal(self.req.repo, plan)
+        self.steps.append(f"checked the {checked} archived WAL file(s) recovery needs ({plan.required_first} to "
+                          f"{plan.required_last}): present, full size, sha256 verified")
+        return plan
 
     def _preflight(self, plan: PgRestorePlan) -> None:
         parent = self.pgdata.parent
@@ -267,8 +269,8 @@ class PgRestore:
         return aside
 
     def _log_file(self, previous: str | None) -> str:
-        if self.req.log_file:
-            path = Path(self.req.log_file)
+        if self.req.cluster.log_file:
+            path = Path(self.req.cluster.log_file)
         elif previous:
             path = Path(previous)
         else:

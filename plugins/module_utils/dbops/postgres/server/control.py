@@ -7,21 +7,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import (
+    DEFAULT_BIN_DIR,
+    PgBinaries,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
-
-DEFAULT_BIN_DIR = "/usr/lib/postgresql/15/bin"
-
-
-@dataclass(frozen=True)
-class PgBinaries:
-    bin_dir: str = DEFAULT_BIN_DIR
-
-    def path(self, name: str) -> str:
-        candidate = Path(self.bin_dir) / name
-        if not candidate.exists():
-            raise DbopsError(f"{name} not found in {self.bin_dir}: set pg_bin_dir to PostgreSQL's bin directory")
-        return str(candidate)
 
 
 @dataclass(frozen=True)
@@ -94,3 +84,16 @@ class ServerControl:
                 return True
             time.sleep(0.2)
         return False
+
+
+@dataclass(frozen=True)
+class ClusterOnHost:
+    """Where a cluster lives on this host and how its programs run: what a restart or a restore needs."""
+
+    pgdata: str
+    bin_dir: str = DEFAULT_BIN_DIR
+    os_user: str | None = None
+    log_file: str | None = None  # None: keep the file the server logs to now, or one beside the data directory
+
+    def control(self, pgdata: str | None = None) -> ServerControl:
+        return ServerControl(pgdata or self.pgdata, ClusterOwner(self.os_user), PgBinaries(self.bin_dir))

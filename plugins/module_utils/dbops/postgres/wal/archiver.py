@@ -37,14 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError, RepositoryError
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import (
     TMP_PREFIX,
     ChecksumMismatch,
     ObjectMissing,
     Repository,
-    open_repository,
     sha256_file,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
 
 WAL_PREFIX = "pg/wal/"
 EXIT_OK = 0
@@ -58,11 +58,7 @@ HEX_DIGITS = frozenset("0123456789ABCDEF")
 
 @dataclass(frozen=True)
 class ArchiverConfig:
-    repository: str
-    s3_endpoint_url: str | None = None
-    s3_access_key: str | None = None
-    s3_secret_key: str | None = None
-    s3_region: str | None = None
+    repository: RepositoryOptions
     push_retry_seconds: float = 30.0
     fetch_retry_seconds: float = 600.0
     fetch_prefetch: int = 8  # segments copied ahead into pg_wal/dbops-prefetch; 0 turns it off
@@ -73,13 +69,12 @@ class ArchiverConfig:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
             raise RepositoryError(f"cannot read the archiver configuration: {exc}", path=path) from exc
-        known = set(cls.__dataclass_fields__)
-        return cls(**{key: value for key, value in data.items() if key in known})
+        tuning = {key: data[key] for key in ("push_retry_seconds", "fetch_retry_seconds", "fetch_prefetch")
+                  if key in data}
+        return cls(repository=RepositoryOptions.from_settings(data), **tuning)
 
     def open(self, retry_seconds: float) -> Repository:
-        return open_repository(self.repository, s3_endpoint_url=self.s3_endpoint_url,
-                               s3_access_key=self.s3_access_key, s3_secret_key=self.s3_secret_key,
-                               s3_region=self.s3_region, retry_seconds=retry_seconds)
+        return self.repository.open(retry_seconds)
 
 
 def wal_key(name: str) -> str:

@@ -8,16 +8,16 @@ success.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import wal_health
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import (
-    PgBinaries,
-    ServerControl,
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import (
+    DEFAULT_BIN_DIR,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import connect
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver_install import (
     ArchiverInstall,
@@ -49,7 +49,7 @@ class ArchivingRequest:
     restore_command: str | None = None
     archive_timeout: str | None = None
     pgdata: str | None = None
-    pg_bin_dir: str = "/usr/lib/postgresql/15/bin"
+    pg_bin_dir: str = DEFAULT_BIN_DIR
     pg_os_user: str | None = None
     allow_restart: bool = True
     log_file: str | None = None
@@ -64,7 +64,7 @@ class ArchivingRequest:
 
 
 @dataclass
-class ArchivingResult:
+class ArchivingResult(JobReport):
     changed: bool = False
     restarted: bool = False
     restart_needed: bool = False
@@ -75,11 +75,6 @@ class ArchivingResult:
     archiver_files: list[str] = field(default_factory=list)
     archive_command: str | None = None
     restore_command: str | None = None
-    queries: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _settings(conn) -> dict[str, dict[str, Any]]:
@@ -105,12 +100,8 @@ def archiver_spec(request: ArchivingRequest) -> ArchiverInstall | None:
         return None
     if request.repository is None:
         raise ArchivingError("installing the archiver needs the repository it archives to")
-    config = {
-        "repository": request.repository.url, "s3_endpoint_url": request.repository.s3_endpoint_url,
-        "s3_access_key": request.repository.s3_access_key, "s3_secret_key": request.repository.s3_secret_key,
-        "s3_region": request.repository.s3_region, "push_retry_seconds": request.push_retry_seconds,
-        "fetch_retry_seconds": request.fetch_retry_seconds,
-    }
+    config = {**request.repository.as_settings(), "push_retry_seconds": request.push_retry_seconds,
+              "fetch_retry_seconds": request.fetch_retry_seconds}
     return ArchiverInstall(directory=request.archiver_dir, python=request.archiver_python,
                            config_path=request.archiver_config, config=config, os_user=request.pg_os_user)
 
@@ -220,7 +211,6 @@ def configure_archiving(request: ArchivingRequest) -> ArchivingResult:
 
 
 def _restart(request: ArchivingRequest, data_directory: str) -> None:
-    control = ServerControl(request.pgdata or data_directory, ClusterOwner(request.pg_os_user),
-                            PgBinaries(request.pg_bin_dir))
+    control = ClusterOnHost(request.pgdata or data_directory, request.pg_bin_dir, request.pg_os_user).control()
     log_file = request.log_file or control.current_log_file() or control.default_log_file("server")
     control.restart(log_file)

@@ -16,11 +16,12 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.po
     HISTORY_NAME,
     SEGMENT_NAME,
     TimelinePath,
+    history_name,
     parse_history,
     parse_segment_name,
     segment_name,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.store import Repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 
 
 @dataclass
@@ -65,10 +66,10 @@ class WalArchive:
             return TimelinePath(1, ())
         if target_timeline not in self.histories:
             raise RestoreError(
-                f"timeline {target_timeline} has no history file ({target_timeline:08X}.history) in the WAL archive "
+                f"timeline {target_timeline} has no history file ({history_name(target_timeline)}) in the WAL archive "
                 f"of {repo.describe()}"
             )
-        text = repo.get_bytes(f"{WAL_PREFIX}{target_timeline:08X}.history").decode()
+        text = repo.get_bytes(f"{WAL_PREFIX}{history_name(target_timeline)}").decode()
         return TimelinePath(target_timeline, tuple(parse_history(text)))
 
     def newest_on_path(self, path: TimelinePath) -> int | None:

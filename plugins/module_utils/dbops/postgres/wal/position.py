@@ -51,6 +51,10 @@ def parse_segment_name(name: str, segment_size: int = DEFAULT_SEGMENT_SIZE) -> t
     return timeline, log * segments_per_log(segment_size) + seg
 
 
+def history_name(timeline: int) -> str:
+    return f"{timeline:08X}.history"
+
+
 def position(name: str) -> str:
     """Archive position of a segment name: its 16 hex digits after the timeline."""
     return name[8:24]

@@ -17,15 +17,7 @@ from typing import Any
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import bson, pymongo
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate import progress
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.batches import Writer, run_batches
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.base import (
-    OpEnv,
-    Operation,
-    Spec,
-    SpecError,
-    collection_name,
-    field_path,
-    show,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations import base
 
 
 def set_path(doc: dict[str, Any], path: str, value: Any) -> None:
@@ -63,40 +55,39 @@ def walk(root: dict[str, Any], segments: list[str]) -> Iterator[tuple[dict[str, 
     yield from go(root, 0, {})
 
 
-class SplitArray(Operation):
+class SplitArray(base.CollectionOperation):
     kind = "split_array"
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: base.Spec) -> None:
         super().__init__(spec)
-        self.collection = collection_name(spec.str("collection"))
-        self.path = field_path(spec.str("path"), "path")
+        self.path = base.field_path(spec.str("path"), "path")
         self.segments = self.path.split(".")
-        self.into = collection_name(spec.str("into"))
-        self.move = [field_path(str(f), "move field") for f in spec.list("move", required=False, default=[])]
+        self.into = base.collection_name(spec.str("into"))
+        self.move = [base.field_path(str(f), "move field") for f in spec.list("move", required=False, default=[])]
         self.when = spec.str("when", required=False)
-        self.fields = {field_path(k, "fields key"): v for k, v in
+        self.fields = {base.field_path(k, "fields key"): v for k, v in
                        spec.mapping("fields", required=False, default={}).items()}
         self.defaults = spec.mapping("defaults", required=False, default={})
         self.constants = spec.mapping("set", required=False, default={})
-        self.timestamps = [field_path(str(f), "timestamp field") for f in
+        self.timestamps = [base.field_path(str(f), "timestamp field") for f in
                            spec.list("timestamps", required=False, default=[])]
-        self.reference = field_path(spec.str("reference"), "reference")
+        self.reference = base.field_path(spec.str("reference"), "reference")
         self.ids_field = spec.str("ids_field", required=False)
         self.filter = spec.mapping("filter", required=False, default={})
         if self.ids_field:
-            field_path(self.ids_field, "ids_field")
+            base.field_path(self.ids_field, "ids_field")
         if not self.move and not self.ids_field:
-            raise SpecError("give 'move' (fields moved out of each element) or, for a copy, 'ids_field' (how a "
+            raise base.SpecError("give 'move' (fields moved out of each element) or, for a copy, 'ids_field' (how a "
                             "migrated document is recognized)")
         if "." in self.reference or any("." in m for m in self.move):
-            raise SpecError("'reference' and 'move' name fields of the element itself (no dots)")
+            raise base.SpecError("'reference' and 'move' name fields of the element itself (no dots)")
         for target, source in self.fields.items():
             if not isinstance(source, str) or not source.startswith("$") or "." not in source:
-                raise SpecError(f"fields.{target} must read '$root.<field>', '$element.<field>' or "
+                raise base.SpecError(f"fields.{target} must read '$root.<field>', '$element.<field>' or "
                                 f"'$<path segment>.<field>' (constants go under 'set')")
             scope = source[1:].split(".", 1)[0]
             if scope not in ("root", "element", *self.segments):
-                raise SpecError(f"fields.{target}: {source!r} names no level of path {self.path!r}")
+                raise base.SpecError(f"fields.{target}: {source!r} names no level of path {self.path!r}")
 
     # ---- selection ---------------------------------------------------------------------------------------------
     def selector(self) -> dict[str, Any]:
@@ -117,11 +108,11 @@ class SplitArray(Operation):
         return not self.move or any(m in element for m in self.move)
 
     def describe(self) -> str:
-        moved = f"moving {show(self.move)} " if self.move else "copying "
+        moved = f"moving {base.show(self.move)} " if self.move else "copying "
         return (f"// split_array {self.collection}.{self.path} -> {self.into}: for each element "
                 f"{'with ' + self.when + ' ' if self.when else ''}{moved}into a new {self.into} document, "
                 f"element.{self.reference} = its _id" + (f", {self.ids_field} = the new _ids" if self.ids_field else "")
-                + f"; documents selected by {show(self.selector())}, in batches by _id")
+                + f"; documents selected by {base.show(self.selector())}, in batches by _id")
 
     # ---- apply -------------------------------------------------------------------------------------------------
     def _source(self, source: str, root: dict[str, Any], scope: dict[str, Any], element: dict[str, Any]) -> Any:
@@ -155,7 +146,7 @@ class SplitArray(Operation):
             created.append(doc)
         return new_root[top], created
 
-    def prepare(self, env: OpEnv) -> dict[str, Any]:
+    def prepare(self, env: base.OpEnv) -> dict[str, Any]:
         return {"collection": self.collection, "into": self.into, "path": self.path, "move": self.move,
                 "reference": self.reference, "ids_field": self.ids_field, "touched": progress.TOUCHED}
 
@@ -183,7 +174,7 @@ class SplitArray(Operation):
             writer.expect[self.collection] = changed
             writer.record_touched(index, {"roots": roots, "ids_before": ids_before})
 
-    def execute(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def execute(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         benv = env.batch("up")
         projection = None
 
@@ -210,7 +201,7 @@ class SplitArray(Operation):
                            f"documents in {stats.batches} batches")
 
     # ---- undo --------------------------------------------------------------------------------------------------
-    def undo(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def undo(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         db = env.db
         coll, into = inverse["collection"], inverse["into"]
         segments = inverse["path"].split(".")
@@ -250,6 +241,6 @@ class SplitArray(Operation):
         progress.forget_touched(db, env.version, env.index)
 
     def describe_undo(self, inverse: dict[str, Any] | None) -> str:
-        return (f"// split_array undo: move {show(self.move)} back from {self.into} into {self.collection}."
+        return (f"// split_array undo: move {base.show(self.move)} back from {self.into} into {self.collection}."
                 f"{self.path}, remove {self.reference}" + (f" and {self.ids_field}" if self.ids_field else "")
                 + f", delete the {self.into} documents this migration created")

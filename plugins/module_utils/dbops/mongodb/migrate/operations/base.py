@@ -142,6 +142,14 @@ class Operation:
         raise NotImplementedError
 
 
+class CollectionOperation(Operation):
+    """An operation on the documents, indexes or options of one collection (its `collection` argument)."""
+
+    def __init__(self, spec: Spec) -> None:
+        super().__init__(spec)
+        self.collection = collection_name(spec.str("collection"))
+
+
 def format_error(message: str, *, version: str, path: Any, index: int | None = None,
                  kind: str | None = None) -> MigrationFormatError:
     where = ""

@@ -5,14 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFailed
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.base import (
-    OpEnv,
-    Operation,
-    Spec,
-    SpecError,
-    collection_name,
-    show,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations import base
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.validators import (
     normalized,
     validation_of,
@@ -23,34 +16,35 @@ CREATE_OPTIONS = ("validator", "validationLevel", "validationAction", "capped", 
                   "changeStreamPreAndPostImages", "clusteredIndex", "expireAfterSeconds", "timeseries")
 
 
-class CreateCollection(Operation):
+class CreateCollection(base.Operation):
     kind = "create_collection"
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: base.Spec) -> None:
         super().__init__(spec)
-        self.name = collection_name(spec.str("name"))
+        self.name = base.collection_name(spec.str("name"))
         self.options = spec.mapping("options", required=False, default={})
         self.exist_ok = spec.bool("exist_ok")
         unknown = sorted(set(self.options) - set(CREATE_OPTIONS))
         if unknown:
-            raise SpecError(f"unknown create option(s) {', '.join(unknown)} (allowed: {', '.join(CREATE_OPTIONS)})")
+            raise base.SpecError(f"unknown create option(s) {', '.join(unknown)} "
+                                 f"(allowed: {', '.join(CREATE_OPTIONS)})")
 
     def describe(self) -> str:
-        return f"db.createCollection({show(self.name)}{', ' + show(self.options) if self.options else ''})"
+        return f"db.createCollection({base.show(self.name)}{', ' + base.show(self.options) if self.options else ''})"
 
-    def prepare(self, env: OpEnv) -> dict[str, Any]:
+    def prepare(self, env: base.OpEnv) -> dict[str, Any]:
         exists = env.collection_exists(self.name)
         if exists and not self.exist_ok:
             raise MigrationFailed(f"create_collection: {self.name} already exists (set exist_ok: true to accept it "
                                   "as it is)")
         return {"name": self.name, "existed": exists}
 
-    def execute(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def execute(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         if inverse.get("existed") or env.collection_exists(self.name):
             return
         env.db.create_collection(self.name, **self.options)
 
-    def undo(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def undo(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         if inverse.get("existed") or not env.collection_exists(inverse["name"]):
             return
         left = env.db[inverse["name"]].count_documents({}, limit=1)
@@ -66,20 +60,20 @@ class CreateCollection(Operation):
         return f"db.{self.name}.drop()"
 
 
-class RenameCollection(Operation):
+class RenameCollection(base.Operation):
     kind = "rename_collection"
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: base.Spec) -> None:
         super().__init__(spec)
-        self.source = collection_name(spec.str("from"))
-        self.target = collection_name(spec.str("to"))
+        self.source = base.collection_name(spec.str("from"))
+        self.target = base.collection_name(spec.str("to"))
         if self.source == self.target:
-            raise SpecError("'from' and 'to' must differ")
+            raise base.SpecError("'from' and 'to' must differ")
 
     def describe(self) -> str:
-        return f"db.{self.source}.renameCollection({show(self.target)})"
+        return f"db.{self.source}.renameCollection({base.show(self.target)})"
 
-    def prepare(self, env: OpEnv) -> dict[str, Any]:
+    def prepare(self, env: base.OpEnv) -> dict[str, Any]:
         info = env.collection_info(self.source)
         if info is None:
             raise MigrationFailed(f"rename_collection: {self.source} does not exist")
@@ -87,7 +81,7 @@ class RenameCollection(Operation):
             raise MigrationFailed(f"rename_collection: {self.target} already exists (renaming would drop it)")
         return {"from": self.source, "to": self.target, "validation": validation_of(info)}
 
-    def _rename(self, env: OpEnv, source: str, target: str, validation: dict[str, Any] | None) -> None:
+    def _rename(self, env: base.OpEnv, source: str, target: str, validation: dict[str, Any] | None) -> None:
         if env.collection_exists(source) or not env.collection_exists(target):  # else done by an earlier attempt
             env.db.client.admin.command("renameCollection", f"{env.db.name}.{source}",
                                         to=f"{env.db.name}.{target}")
@@ -101,42 +95,42 @@ class RenameCollection(Operation):
                 env.warnings.append(f"rename_collection: the server dropped the validator of {target} when renaming; "
                                     "it was set again")
 
-    def execute(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def execute(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         self._rename(env, inverse["from"], inverse["to"], inverse.get("validation"))
 
-    def undo(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def undo(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         self._rename(env, inverse["to"], inverse["from"], inverse.get("validation"))
 
     def describe_undo(self, inverse: dict[str, Any] | None) -> str:
-        return f"db.{self.target}.renameCollection({show(self.source)})"
+        return f"db.{self.target}.renameCollection({base.show(self.source)})"
 
 
-class DropCollection(Operation):
+class DropCollection(base.Operation):
     """Destroys data: refused unless allow_destructive, and irreversible (the rollback stops before anything)."""
 
     kind = "drop_collection"
     irreversible = True
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: base.Spec) -> None:
         super().__init__(spec)
-        self.name = collection_name(spec.str("name"))
+        self.name = base.collection_name(spec.str("name"))
 
     def describe(self) -> str:
         return f"db.{self.name}.drop()"
 
-    def destructive(self, env: OpEnv) -> list[str]:
+    def destructive(self, env: base.OpEnv) -> list[str]:
         if not env.collection_exists(self.name):
             return []
         count = env.db[self.name].estimated_document_count()
         return [f"drop_collection {self.name} ({count} documents)"]
 
-    def prepare(self, env: OpEnv) -> dict[str, Any]:
+    def prepare(self, env: base.OpEnv) -> dict[str, Any]:
         return {"name": self.name, "existed": env.collection_exists(self.name)}
 
-    def execute(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def execute(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         env.db.drop_collection(self.name)
 
-    def undo(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def undo(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         if inverse.get("existed"):
             raise MigrationFailed(f"drop_collection {self.name} cannot be undone: its documents are gone")
 

@@ -4,24 +4,16 @@ rollback unsets or renames back on exactly those documents, and removes any pare
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import pymongo
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate import progress
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.batches import (
-    BatchEnv,
+    BatchStats,
     Writer,
     run_batches,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.base import (
-    OpEnv,
-    Operation,
-    Spec,
-    SpecError,
-    collection_name,
-    field_path,
-    show,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations import base
 
 _MISSING = object()
 
@@ -52,119 +44,34 @@ def parent_projection(path: str) -> dict[str, int]:
     return {"_id": 1, path.rsplit(".", 1)[0]: 1}
 
 
-def _undo_batches(env: OpEnv, apply_record) -> None:
-    progress.undo_touched(env.db, env.version, env.index, env.transactions, apply_record)
+class _BatchedFieldChange(base.CollectionOperation):
+    """One change of a field path on every selected document, in batches by _id. Each batch records which
+    documents it changed and which parent of the path each one lacked, so undo() reverts exactly those."""
 
+    record_key: ClassVar[str] = ""  # the touched record's key: "unset" | "renamed"
+    undo_ordered: ClassVar[bool] = False
 
-class AddField(Operation):
-    kind = "add_field"
-
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: base.Spec) -> None:
         super().__init__(spec)
-        self.collection = collection_name(spec.str("collection"))
-        self.field = field_path(spec.str("field"))
-        if "default" not in spec.args:
-            raise SpecError("missing required key 'default' (the value given to documents that lack the field)")
-        self.default = spec.any("default", required=False)
-        self.filter = spec.mapping("filter", required=False, default={})
+        self.filter: dict[str, Any] = {}
+        self.due: dict[str, Any] = {}  # what a document matches while the change is still to be made on it
+        self.change: dict[str, Any] = {}  # the update that makes it
+        self.created = ""  # the path the change creates (its missing parents are removed again by undo)
+
+    def summary(self, stats: BatchStats) -> str:
+        raise NotImplementedError
+
+    def undo_requests(self, record: dict[str, Any], inverse: dict[str, Any]) -> list[Any]:
+        raise NotImplementedError
 
     def selector(self) -> dict[str, Any]:
-        missing = {self.field: {"$exists": False}}
-        return {"$and": [self.filter, missing]} if self.filter else missing
+        return {"$and": [self.filter, self.due]} if self.filter else self.due
 
-    def describe(self) -> str:
-        setter = show({self.field: self.default})
-        return (f"db.{self.collection}.updateMany({show(self.selector())}, {{$set: {setter}}})"
-                " // in batches by _id, each batch's _ids recorded for the rollback")
+    def _record(self, writer: Writer, index: int, roots: dict[str, list[Any]]) -> None:
+        writer.record_touched(index, {self.record_key: [[root, ids] for root, ids in roots.items()]})
 
-    def prepare(self, env: OpEnv) -> dict[str, Any]:
-        return {"collection": self.collection, "field": self.field, "touched": progress.TOUCHED}
-
-    def execute(self, env: OpEnv, inverse: dict[str, Any]) -> None:
-        benv: BatchEnv = env.batch("up")
-        field, default = self.field, self.default
-        projection = parent_projection(field)
-
-        def handler(docs: list[dict[str, Any]], writer: Writer, precise: bool) -> None:
-            if precise:
-                writer.call(lambda db, session: self._precise(db, session, docs, writer, env.index))
-                return
-            groups: dict[str, list[Any]] = {}
-            for doc in docs:
-                groups.setdefault(missing_root(doc, field), []).append(doc["_id"])
-                writer.bulk_write(self.collection, [pymongo.UpdateOne(
-                    {"_id": doc["_id"], field: {"$exists": False}}, {"$set": {field: default}})])
-            writer.expect[self.collection] = len(docs)
-            writer.record_touched(env.index, {"unset": [[path, ids] for path, ids in groups.items()]})
-
-        stats = run_batches(benv, name=f"op{env.index}", collection=self.collection, flt=self.selector(),
-                            projection=projection, handler=handler)
-        env.queries.append(f"// add_field {self.collection}.{field}: {stats.documents} documents in "
-                           f"{stats.batches} batches" + (" (resumed)" if stats.resumed_after is not None else ""))
-
-    def _precise(self, db: Any, session: Any, docs: list[dict[str, Any]], writer: Writer, index: int) -> None:
-        """Document by document inside the transaction: only those still lacking the field are changed."""
-        groups: dict[str, list[Any]] = {}
-        for doc in docs:
-            before = db[self.collection].find_one_and_update(
-                {"_id": doc["_id"], self.field: {"$exists": False}}, {"$set": {self.field: self.default}},
-                projection=parent_projection(self.field), session=session)
-            if before is not None:
-                groups.setdefault(missing_root(before, self.field), []).append(doc["_id"])
-        writer.record_touched(index, {"unset": [[path, ids] for path, ids in groups.items()]})
-
-    def undo(self, env: OpEnv, inverse: dict[str, Any]) -> None:
-        coll = env.db[inverse["collection"]]
-
-        def apply_record(record: dict[str, Any], session: Any) -> None:
-            requests = [pymongo.UpdateOne({"_id": _id}, {"$unset": {path: ""}})
-                        for path, ids in record.get("unset", []) for _id in ids]
-            if requests:
-                coll.bulk_write(requests, ordered=False, session=session)
-
-        _undo_batches(env, apply_record)
-        progress.forget_touched(env.db, env.version, env.index)
-
-    def describe_undo(self, inverse: dict[str, Any] | None) -> str:
-        return (f"db.{self.collection}.updateMany({{_id: {{$in: <the _ids add_field changed>}}}}, "
-                f"{{$unset: {{{show(self.field)}: \"\"}}}}) // in the batches recorded")
-
-
-class RenameField(Operation):
-    kind = "rename_field"
-
-    def __init__(self, spec: Spec) -> None:
-        super().__init__(spec)
-        self.collection = collection_name(spec.str("collection"))
-        self.source = field_path(spec.str("from"))
-        self.target = field_path(spec.str("to"))
-        self.filter = spec.mapping("filter", required=False, default={})
-        if self.source == self.target or self.target.startswith(self.source + ".") or \
-                self.source.startswith(self.target + "."):
-            raise SpecError("'from' and 'to' must be different paths, neither inside the other")
-
-    def selector(self) -> dict[str, Any]:
-        has = {self.source: {"$exists": True}}
-        return {"$and": [self.filter, has]} if self.filter else has
-
-    def describe(self) -> str:
-        return (f"db.{self.collection}.updateMany({show(self.selector())}, "
-                f"{{$rename: {show({self.source: self.target})}}}) // in batches by _id")
-
-    def destructive(self, env: OpEnv) -> list[str]:
-        both = env.db[self.collection].count_documents(
-            {"$and": [self.selector(), {self.target: {"$exists": True}}]}, limit=1000)
-        if both:
-            return [f"rename_field {self.collection}.{self.source} -> {self.target} overwrites {self.target} on "
-                    f"{both}{'+' if both >= 1000 else ''} documents that have both"]
-        return []
-
-    def prepare(self, env: OpEnv) -> dict[str, Any]:
-        return {"collection": self.collection, "from": self.source, "to": self.target, "touched": progress.TOUCHED}
-
-    def execute(self, env: OpEnv, inverse: dict[str, Any]) -> None:
-        benv = env.batch("up")
-        projection = parent_projection(self.target)
+    def execute(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
+        created = self.created
 
         def handler(docs: list[dict[str, Any]], writer: Writer, precise: bool) -> None:
             if precise:
@@ -172,45 +79,121 @@ class RenameField(Operation):
                 return
             roots: dict[str, list[Any]] = {}
             for doc in docs:
-                roots.setdefault(missing_root(doc, self.target), []).append(doc["_id"])
-                writer.bulk_write(self.collection, [pymongo.UpdateOne(
-                    {"_id": doc["_id"], self.source: {"$exists": True}}, {"$rename": {self.source: self.target}})])
+                roots.setdefault(missing_root(doc, created), []).append(doc["_id"])
+                writer.bulk_write(self.collection, [pymongo.UpdateOne({"_id": doc["_id"], **self.due}, self.change)])
             writer.expect[self.collection] = len(docs)
-            writer.record_touched(env.index, {"renamed": [[root, ids] for root, ids in roots.items()]})
+            self._record(writer, env.index, roots)
 
-        stats = run_batches(benv, name=f"op{env.index}", collection=self.collection, flt=self.selector(),
-                            projection=projection, handler=handler)
-        env.queries.append(f"// rename_field {self.collection}.{self.source} -> {self.target}: {stats.documents} "
-                           f"documents in {stats.batches} batches")
+        stats = run_batches(env.batch("up"), name=f"op{env.index}", collection=self.collection, flt=self.selector(),
+                            projection=parent_projection(created), handler=handler)
+        env.queries.append(self.summary(stats))
 
     def _precise(self, db: Any, session: Any, docs: list[dict[str, Any]], writer: Writer, index: int) -> None:
+        """Document by document inside the transaction: only those the change is still due on are changed."""
         roots: dict[str, list[Any]] = {}
         for doc in docs:
             before = db[self.collection].find_one_and_update(
-                {"_id": doc["_id"], self.source: {"$exists": True}}, {"$rename": {self.source: self.target}},
-                projection=parent_projection(self.target), session=session)
+                {"_id": doc["_id"], **self.due}, self.change, projection=parent_projection(self.created),
+                session=session)
             if before is not None:
-                roots.setdefault(missing_root(before, self.target), []).append(doc["_id"])
-        writer.record_touched(index, {"renamed": [[root, ids] for root, ids in roots.items()]})
+                roots.setdefault(missing_root(before, self.created), []).append(doc["_id"])
+        self._record(writer, index, roots)
 
-    def undo(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def undo(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         coll = env.db[inverse["collection"]]
-        source, target = inverse["from"], inverse["to"]
 
         def apply_record(record: dict[str, Any], session: Any) -> None:
-            requests: list[Any] = []
-            for root, ids in record.get("renamed", []):
-                for _id in ids:
-                    requests.append(pymongo.UpdateOne({"_id": _id, target: {"$exists": True}},
-                                                      {"$rename": {target: source}}))
-                    if root != target:  # the parent $rename created, now empty again
-                        requests.append(pymongo.UpdateOne({"_id": _id, root: {}}, {"$unset": {root: ""}}))
+            requests = self.undo_requests(record, inverse)
             if requests:
-                coll.bulk_write(requests, ordered=True, session=session)
+                coll.bulk_write(requests, ordered=self.undo_ordered, session=session)
 
-        _undo_batches(env, apply_record)
+        progress.undo_touched(env.db, env.version, env.index, env.transactions, apply_record)
         progress.forget_touched(env.db, env.version, env.index)
+
+
+class AddField(_BatchedFieldChange):
+    kind = "add_field"
+    record_key = "unset"
+
+    def __init__(self, spec: base.Spec) -> None:
+        super().__init__(spec)
+        self.field = base.field_path(spec.str("field"))
+        if "default" not in spec.args:
+            raise base.SpecError("missing required key 'default' (the value given to documents that lack the field)")
+        self.default = spec.any("default", required=False)
+        self.filter = spec.mapping("filter", required=False, default={})
+        self.due = {self.field: {"$exists": False}}
+        self.change = {"$set": {self.field: self.default}}
+        self.created = self.field
+
+    def describe(self) -> str:
+        setter = base.show({self.field: self.default})
+        return (f"db.{self.collection}.updateMany({base.show(self.selector())}, {{$set: {setter}}})"
+                " // in batches by _id, each batch's _ids recorded for the rollback")
+
+    def summary(self, stats: BatchStats) -> str:
+        return (f"// add_field {self.collection}.{self.field}: {stats.documents} documents in {stats.batches} "
+                "batches" + (" (resumed)" if stats.resumed_after is not None else ""))
+
+    def prepare(self, env: base.OpEnv) -> dict[str, Any]:
+        return {"collection": self.collection, "field": self.field, "touched": progress.TOUCHED}
+
+    def undo_requests(self, record: dict[str, Any], inverse: dict[str, Any]) -> list[Any]:
+        return [pymongo.UpdateOne({"_id": _id}, {"$unset": {path: ""}})
+                for path, ids in record.get("unset", []) for _id in ids]
+
+    def describe_undo(self, inverse: dict[str, Any] | None) -> str:
+        return (f"db.{self.collection}.updateMany({{_id: {{$in: <the _ids add_field changed>}}}}, "
+                f"{{$unset: {{{base.show(self.field)}: \"\"}}}}) // in the batches recorded")
+
+
+class RenameField(_BatchedFieldChange):
+    kind = "rename_field"
+    record_key = "renamed"
+    undo_ordered = True
+
+    def __init__(self, spec: base.Spec) -> None:
+        super().__init__(spec)
+        self.source = base.field_path(spec.str("from"))
+        self.target = base.field_path(spec.str("to"))
+        self.filter = spec.mapping("filter", required=False, default={})
+        if self.source == self.target or self.target.startswith(self.source + ".") or \
+                self.source.startswith(self.target + "."):
+            raise base.SpecError("'from' and 'to' must be different paths, neither inside the other")
+        self.due = {self.source: {"$exists": True}}
+        self.change = {"$rename": {self.source: self.target}}
+        self.created = self.target
+
+    def describe(self) -> str:
+        return (f"db.{self.collection}.updateMany({base.show(self.selector())}, "
+                f"{{$rename: {base.show({self.source: self.target})}}}) // in batches by _id")
+
+    def summary(self, stats: BatchStats) -> str:
+        return (f"// rename_field {self.collection}.{self.source} -> {self.target}: {stats.documents} documents in "
+                f"{stats.batches} batches")
+
+    def destructive(self, env: base.OpEnv) -> list[str]:
+        both = env.db[self.collection].count_documents(
+            {"$and": [self.selector(), {self.target: {"$exists": True}}]}, limit=1000)
+        if both:
+            return [f"rename_field {self.collection}.{self.source} -> {self.target} overwrites {self.target} on "
+                    f"{both}{'+' if both >= 1000 else ''} documents that have both"]
+        return []
+
+    def prepare(self, env: base.OpEnv) -> dict[str, Any]:
+        return {"collection": self.collection, "from": self.source, "to": self.target, "touched": progress.TOUCHED}
+
+    def undo_requests(self, record: dict[str, Any], inverse: dict[str, Any]) -> list[Any]:
+        source, target = inverse["from"], inverse["to"]
+        requests: list[Any] = []
+        for root, ids in record.get("renamed", []):
+            for _id in ids:
+                requests.append(pymongo.UpdateOne({"_id": _id, target: {"$exists": True}},
+                                                  {"$rename": {target: source}}))
+                if root != target:  # the parent $rename created, now empty again
+                    requests.append(pymongo.UpdateOne({"_id": _id, root: {}}, {"$unset": {root: ""}}))
+        return requests
 
     def describe_undo(self, inverse: dict[str, Any] | None) -> str:
         return (f"db.{self.collection}.updateMany({{_id: {{$in: <the _ids rename_field changed>}}}}, "
-                f"{{$rename: {show({self.target: self.source})}}}) // in the batches recorded")
+                f"{{$rename: {base.show({self.target: self.source})}}}) // in the batches recorded")

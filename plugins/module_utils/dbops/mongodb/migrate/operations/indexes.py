@@ -10,15 +10,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connect
     describe_error,
     pymongo_errors,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.base import (
-    OpEnv,
-    Operation,
-    Spec,
-    SpecError,
-    collection_name,
-    field_path,
-    show,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations import base
 
 INDEX_NOT_FOUND = 27
 NAMESPACE_NOT_FOUND = 26
@@ -34,13 +26,13 @@ def parse_keys(value: Any) -> list[tuple[str, Any]]:
     elif isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 for p in value):
         pairs = [(p[0], p[1]) for p in value]
     else:
-        raise SpecError("'keys' must be a mapping {field: 1|-1|...} or a list of [field, direction] pairs")
+        raise base.SpecError("'keys' must be a mapping {field: 1|-1|...} or a list of [field, direction] pairs")
     if not pairs:
-        raise SpecError("'keys' must name at least one field")
+        raise base.SpecError("'keys' must name at least one field")
     for name, direction in pairs:
-        field_path(str(name), "index key")
+        base.field_path(str(name), "index key")
         if direction not in _DIRECTIONS or isinstance(direction, bool):
-            raise SpecError(f"index direction of {name!r} must be one of {', '.join(map(str, _DIRECTIONS))}")
+            raise base.SpecError(f"index direction of {name!r} must be one of {', '.join(map(str, _DIRECTIONS))}")
     return [(str(k), v) for k, v in pairs]
 
 
@@ -49,7 +41,7 @@ def default_name(keys: list[tuple[str, Any]]) -> str:
     return "_".join(f"{k}_{v}" for k, v in keys)
 
 
-def index_spec(env: OpEnv, collection: str, name: str) -> dict[str, Any] | None:
+def index_spec(env: base.OpEnv, collection: str, name: str) -> dict[str, Any] | None:
     try:
         for spec in env.db[collection].list_indexes():
             if spec["name"] == name:
@@ -61,7 +53,7 @@ def index_spec(env: OpEnv, collection: str, name: str) -> dict[str, Any] | None:
     return None
 
 
-def create_from_spec(env: OpEnv, collection: str, spec: dict[str, Any]) -> None:
+def create_from_spec(env: base.OpEnv, collection: str, spec: dict[str, Any]) -> None:
     env.db.command("createIndexes", collection, indexes=[spec])
 
 
@@ -70,37 +62,36 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
         k: v for k, v in a.items() if k != "key"} == {k: v for k, v in b.items() if k != "key"}
 
 
-class CreateIndex(Operation):
+class CreateIndex(base.CollectionOperation):
     kind = "create_index"
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: base.Spec) -> None:
         super().__init__(spec)
-        self.collection = collection_name(spec.str("collection"))
         self.keys = parse_keys(spec.any("keys"))
         self.options = dict(spec.mapping("options", required=False, default={}))
         if "name" in self.options and "name" in spec.args:
-            raise SpecError("give the index name once: 'name' or 'options.name'")
+            raise base.SpecError("give the index name once: 'name' or 'options.name'")
         self.name = spec.str("name", required=False) or self.options.pop("name", None) or default_name(self.keys)
         self.options.pop("background", None)  # ignored by MongoDB since 4.2; not part of the spec
         if "key" in self.options or "v" in self.options:
-            raise SpecError("'options' must not contain 'key' or 'v'")
+            raise base.SpecError("'options' must not contain 'key' or 'v'")
 
     def wanted(self) -> dict[str, Any]:
         return {"key": dict(self.keys), "name": self.name, **self.options}
 
     def describe(self) -> str:
         opts = {"name": self.name, **self.options}
-        return f"db.{self.collection}.createIndex({show(dict(self.keys))}, {show(opts)})"
+        return f"db.{self.collection}.createIndex({base.show(dict(self.keys))}, {base.show(opts)})"
 
-    def prepare(self, env: OpEnv) -> dict[str, Any]:
+    def prepare(self, env: base.OpEnv) -> dict[str, Any]:
         existing = index_spec(env, self.collection, self.name)
         if existing is not None and not _same(existing, self.wanted()):
             raise MigrationFailed(f"create_index: {self.collection} already has an index named {self.name} with a "
-                                  f"different specification {show(existing)}")
+                                  f"different specification {base.show(existing)}")
         return {"collection": self.collection, "name": self.name, "existed": existing is not None,
                 "collection_existed": env.collection_exists(self.collection)}
 
-    def execute(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def execute(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         if inverse.get("existed"):
             return
         try:
@@ -109,16 +100,16 @@ class CreateIndex(Operation):
             raise MigrationFailed(f"create_index {self.name} on {self.collection} failed: "
                                   f"{describe_error(exc)}") from exc
 
-    def undo(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def undo(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         drop_created_index(env, inverse)
 
     def describe_undo(self, inverse: dict[str, Any] | None) -> str:
         if inverse and inverse.get("existed"):
             return f"// {self.collection}.{self.name} existed before: left in place"
-        return f"db.{self.collection}.dropIndex({show(self.name)})"
+        return f"db.{self.collection}.dropIndex({base.show(self.name)})"
 
 
-def drop_created_index(env: OpEnv, inverse: dict[str, Any]) -> None:
+def drop_created_index(env: base.OpEnv, inverse: dict[str, Any]) -> None:
     if inverse.get("existed"):
         return
     collection = inverse["collection"]
@@ -133,28 +124,28 @@ def drop_created_index(env: OpEnv, inverse: dict[str, Any]) -> None:
         env.db.drop_collection(collection)
 
 
-class DropIndex(Operation):
+class DropIndex(base.CollectionOperation):
     kind = "drop_index"
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: base.Spec) -> None:
         super().__init__(spec)
-        self.collection = collection_name(spec.str("collection"))
         self.name = spec.str("name")
         self.missing_ok = spec.bool("missing_ok")
         if self.name == "_id_":
-            raise SpecError("the _id index cannot be dropped")
+            raise base.SpecError("the _id index cannot be dropped")
 
     def describe(self) -> str:
-        return f"db.{self.collection}.dropIndex({show(self.name)})" + (" // if it exists" if self.missing_ok else "")
+        exists = " // if it exists" if self.missing_ok else ""
+        return f"db.{self.collection}.dropIndex({base.show(self.name)}){exists}"
 
-    def prepare(self, env: OpEnv) -> dict[str, Any]:
+    def prepare(self, env: base.OpEnv) -> dict[str, Any]:
         spec = index_spec(env, self.collection, self.name)
         if spec is None and not self.missing_ok:
             raise MigrationFailed(f"drop_index: {self.collection} has no index named {self.name} (set missing_ok: "
                                   "true if that is expected)")
         return {"collection": self.collection, "name": self.name, "spec": spec}
 
-    def execute(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def execute(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         if inverse.get("spec") is None:
             env.warnings.append(f"drop_index: {self.collection}.{self.name} did not exist; nothing dropped")
             return
@@ -164,7 +155,7 @@ class DropIndex(Operation):
             if exc.code != INDEX_NOT_FOUND:  # already dropped by an interrupted earlier attempt
                 raise
 
-    def undo(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def undo(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         spec = inverse.get("spec")
         if spec is None or index_spec(env, self.collection, self.name) is not None:
             return
@@ -177,4 +168,4 @@ class DropIndex(Operation):
         if spec is None:
             return f"db.{self.collection}.createIndex(<the spec of {self.name} recorded when it is dropped>)"
         opts = {k: v for k, v in spec.items() if k != "key"}
-        return f"db.{self.collection}.createIndex({show(dict(spec['key']))}, {show(opts)})"
+        return f"db.{self.collection}.createIndex({base.show(dict(spec['key']))}, {base.show(opts)})"

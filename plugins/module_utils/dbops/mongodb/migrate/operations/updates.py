@@ -5,26 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.base import (
-    OpEnv,
-    Operation,
-    Spec,
-    SpecError,
-    collection_name,
-    show,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations import base
 
 
 def _check_update(update: Any, what: str) -> Any:
     if isinstance(update, list):
         if not update or not all(isinstance(stage, dict) and len(stage) == 1 for stage in update):
-            raise SpecError(f"{what}: a pipeline is a non-empty list of single-key stages ({{$set: ...}}, ...)")
+            raise base.SpecError(f"{what}: a pipeline is a non-empty list of single-key stages ({{$set: ...}}, ...)")
         return update
     if isinstance(update, dict):
         if not update or not all(str(k).startswith("$") for k in update):
-            raise SpecError(f"{what}: an update document has only operators ($set, $unset, $inc, ...)")
+            raise base.SpecError(f"{what}: an update document has only operators ($set, $unset, $inc, ...)")
         return update
-    raise SpecError(f"{what} must be an update document or a pipeline (list of stages)")
+    raise base.SpecError(f"{what} must be an update document or a pipeline (list of stages)")
 
 
 def unset_fields(update: Any) -> list[str]:
@@ -42,27 +35,26 @@ def unset_fields(update: Any) -> list[str]:
     return fields
 
 
-class UpdateMany(Operation):
+class UpdateMany(base.CollectionOperation):
     kind = "update_many"
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: base.Spec) -> None:
         super().__init__(spec)
-        self.collection = collection_name(spec.str("collection"))
         self.filter = spec.mapping("filter", required=False, default={})
         self.update = _check_update(spec.any("update"), "'update'")
         inverse = spec.any("inverse", required=False)
         if inverse is None:
-            raise SpecError("update_many needs an explicit 'inverse: {filter: ..., update: ...}' (its inverse "
+            raise base.SpecError("update_many needs an explicit 'inverse: {filter: ..., update: ...}' (its inverse "
                             "cannot be computed)")
-        inv = Spec(inverse, "inverse")
+        inv = base.Spec(inverse, "inverse")
         self.inverse_filter = inv.mapping("filter", required=False, default={})
         self.inverse_update = _check_update(inv.any("update"), "'inverse.update'")
         inv.done()
 
     def describe(self) -> str:
-        return f"db.{self.collection}.updateMany({show(self.filter)}, {show(self.update)})"
+        return f"db.{self.collection}.updateMany({base.show(self.filter)}, {base.show(self.update)})"
 
-    def destructive(self, env: OpEnv) -> list[str]:
+    def destructive(self, env: base.OpEnv) -> list[str]:
         findings = []
         for name in unset_fields(self.update):
             query = {"$and": [self.filter, {name: {"$exists": True}}]} if self.filter else {name: {"$exists": True}}
@@ -72,15 +64,15 @@ class UpdateMany(Operation):
                                 f"{'+' if count >= 1000 else ''} documents")
         return findings
 
-    def prepare(self, env: OpEnv) -> dict[str, Any]:
+    def prepare(self, env: base.OpEnv) -> dict[str, Any]:
         return {"collection": self.collection, "filter": self.inverse_filter, "update": self.inverse_update}
 
-    def execute(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def execute(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         result = env.db[self.collection].update_many(self.filter, self.update)
         env.queries.append(f"// update_many {self.collection}: {result.modified_count} documents modified")
 
-    def undo(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def undo(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         env.db[inverse["collection"]].update_many(inverse["filter"], inverse["update"])
 
     def describe_undo(self, inverse: dict[str, Any] | None) -> str:
-        return f"db.{self.collection}.updateMany({show(self.inverse_filter)}, {show(self.inverse_update)})"
+        return f"db.{self.collection}.updateMany({base.show(self.inverse_filter)}, {base.show(self.inverse_update)})"

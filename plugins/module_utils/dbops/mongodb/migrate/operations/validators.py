@@ -7,14 +7,7 @@ from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFailed
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import pymongo_errors
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.base import (
-    OpEnv,
-    Operation,
-    Spec,
-    SpecError,
-    collection_name,
-    show,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations import base
 
 LEVELS = ("off", "strict", "moderate")
 ACTIONS = ("error", "warn")
@@ -35,25 +28,24 @@ def normalized(validation: dict[str, Any]) -> dict[str, Any]:
             "action": validation.get("action") or DEFAULT_ACTION}
 
 
-class SetValidator(Operation):
+class SetValidator(base.CollectionOperation):
     kind = "set_validator"
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: base.Spec) -> None:
         super().__init__(spec)
-        self.collection = collection_name(spec.str("collection"))
         self.validator = spec.mapping("validator")
         self.level = spec.str("level", required=False, default=DEFAULT_LEVEL)
         self.action = spec.str("action", required=False, default=DEFAULT_ACTION)
         if self.level not in LEVELS:
-            raise SpecError(f"'level' must be one of {', '.join(LEVELS)}")
+            raise base.SpecError(f"'level' must be one of {', '.join(LEVELS)}")
         if self.action not in ACTIONS:
-            raise SpecError(f"'action' must be one of {', '.join(ACTIONS)}")
+            raise base.SpecError(f"'action' must be one of {', '.join(ACTIONS)}")
 
     def describe(self) -> str:
-        return (f"db.runCommand({{collMod: {show(self.collection)}, validator: {show(self.validator)}, "
-                f"validationLevel: {show(self.level)}, validationAction: {show(self.action)}}})")
+        return (f"db.runCommand({{collMod: {base.show(self.collection)}, validator: {base.show(self.validator)}, "
+                f"validationLevel: {base.show(self.level)}, validationAction: {base.show(self.action)}}})")
 
-    def prepare(self, env: OpEnv) -> dict[str, Any]:
+    def prepare(self, env: base.OpEnv) -> dict[str, Any]:
         info = env.collection_info(self.collection)
         if info is None:
             raise MigrationFailed(f"set_validator: collection {self.collection} does not exist (create it first with "
@@ -68,18 +60,20 @@ class SetValidator(Operation):
                                 f"{'fail' if self.action == 'error' else 'log a warning'} at level {self.level})")
         return {"collection": self.collection, "previous": validation_of(info)}
 
-    def execute(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def execute(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         env.db.command("collMod", self.collection, validator=self.validator, validationLevel=self.level,
                        validationAction=self.action)
 
-    def undo(self, env: OpEnv, inverse: dict[str, Any]) -> None:
+    def undo(self, env: base.OpEnv, inverse: dict[str, Any]) -> None:
         previous = normalized(inverse["previous"])
         env.db.command("collMod", inverse["collection"], validator=previous["validator"],
                        validationLevel=previous["level"], validationAction=previous["action"])
 
     def describe_undo(self, inverse: dict[str, Any] | None) -> str:
         if inverse is None:
-            return f"db.runCommand({{collMod: {show(self.collection)}, <the validator, level and action recorded>}})"
+            return (f"db.runCommand({{collMod: {base.show(self.collection)}, "
+                    "<the validator, level and action recorded>})")
         previous = normalized(inverse["previous"])
-        return (f"db.runCommand({{collMod: {show(self.collection)}, validator: {show(previous['validator'])}, "
-                f"validationLevel: {show(previous['level'])}, validationAction: {show(previous['action'])}}})")
+        return (f"db.runCommand({{collMod: {base.show(self.collection)}, "
+                f"validator: {base.show(previous['validator'])}, validationLevel: {base.show(previous['level'])}, "
+                f"validationAction: {base.show(previous['action'])}}})")

@@ -1,0 +1,60 @@
+"""lock_timeout and statement_timeout of a part: per transaction (SET LOCAL) or per session (lone statements).
+
+The run's lock_timeout is a session setting set once, not per set (hundreds of small sets notice); a set that
+overrides it, or sets a statement_timeout, gets SET LOCAL for its own transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import PostgresPart
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import RunOptions
+
+try:
+    from psycopg import sql
+except ImportError:  # pragma: no cover
+    sql = None
+
+
+def lock_timeout_ms(part: PostgresPart, opts: RunOptions) -> int:
+    return part.options.lock_timeout_ms if part.options.lock_timeout_ms is not None else opts.lock_timeout_ms
+
+
+class SessionTimeouts:
+    """The timeouts of one connection, remembering the session's lock_timeout to set it only when it changes."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self._session_lock_ms: int | None = None
+
+    def begin(self, part: PostgresPart, opts: RunOptions) -> None:
+        """BEGIN with the part's timeouts, in one round trip."""
+        if self._session_lock_ms != opts.lock_timeout_ms:
+            # A query of its own: sent together with BEGIN it would belong to the transaction and be undone by
+            # the ROLLBACK before a retry.
+            self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{opts.lock_timeout_ms}ms")))
+            self._session_lock_ms = opts.lock_timeout_ms
+        parts = [sql.SQL("BEGIN")]
+        if part.options.lock_timeout_ms is not None:
+            parts.append(sql.SQL("SET LOCAL lock_timeout = {}").format(
+                sql.Literal(f"{part.options.lock_timeout_ms}ms")))
+        if part.options.statement_timeout_ms is not None:
+            parts.append(sql.SQL("SET LOCAL statement_timeout = {}").format(
+                sql.Literal(f"{part.options.statement_timeout_ms}ms")))
+        self.conn.execute(sql.SQL("; ").join(parts))
+
+    def for_session(self, part: PostgresPart, opts: RunOptions) -> None:
+        """Timeouts for statements that run outside a transaction block (and backfill batches)."""
+        lock_ms = lock_timeout_ms(part, opts)
+        stmt_ms = part.options.statement_timeout_ms
+        if stmt_ms is None:
+            self.conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{lock_ms}ms",))
+        else:
+            self.conn.execute("SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, "
+                              "false)", (f"{lock_ms}ms", f"{stmt_ms}ms"))
+        self._session_lock_ms = lock_ms
+
+    def reset(self) -> None:
+        self.conn.execute("RESET lock_timeout; RESET statement_timeout")
+        self._session_lock_ms = None
