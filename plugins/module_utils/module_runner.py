@@ -16,7 +16,7 @@ import contextlib
 import importlib
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, is_dataclass
+from dataclasses import MISSING, asdict, fields, is_dataclass
 from typing import Any
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -82,6 +82,19 @@ def dbops_argument_spec(own: dict, *, repository: bool = False, postgres_server:
         spec.update(postgres_server_argument_spec())
     spec.update(own)
     return spec
+
+
+def engine_defaults(request_class: Any, fields_by_option: dict[str, str]) -> dict[str, Any]:
+    """The defaults of an engine request record, by module option: the engine is their only home.
+
+    A module's argument spec takes them from here, and its DOCUMENTATION repeats them for ansible-doc; the sanity
+    test validate-modules fails when the two differ, so a default changed in the engine cannot drift from the docs.
+    Without the engine (its import failed) there are none: the module fails with missing_required_lib anyway.
+    """
+    if request_class is None:
+        return {}
+    defaults = {field.name: field.default for field in fields(request_class) if field.default is not MISSING}
+    return {option: defaults[name] for option, name in fields_by_option.items() if name in defaults}
 
 
 def plain(value: Any) -> Any:

@@ -266,21 +266,6 @@ def duration_ms(text: str) -> int:
     return int(float(match.group(1)) * _UNIT_MS[match.group(2) or "ms"])
 
 
-def argument_spec() -> dict:
-    return module_runner.dbops_argument_spec(dict(
-        migrations_dir={"type": "path", "required": True},
-        state={"type": "str", "default": "applied", "choices": ["applied", "rolled_back", "status"]},
-        target={"type": "str", "default": "latest"},
-        allow_destructive={"type": "bool", "default": False},
-        allow_drift={"type": "bool", "default": False},
-        lock_timeout={"type": "str"},
-        ddl_retries={"type": "int", "default": 5},
-        runner_lock_timeout={"type": "float", "default": 60},
-        batch_size={"type": "int"},
-        on_partial={"type": "str", "default": "resume", "choices": ["resume", "compensate"]},
-    ))
-
-
 # Module option -> RunRequest field. An option the user did not give is left out, so that RunRequest's default,
 # the only one, applies.
 _REQUEST_FIELDS = {
@@ -289,6 +274,29 @@ _REQUEST_FIELDS = {
     "allow_drift": "allow_drift", "ddl_retries": "ddl_retries", "runner_lock_timeout": "runner_lock_wait_s",
     "batch_size": "batch_size", "on_partial": "on_partial",
 }
+
+
+def argument_spec() -> dict:
+    defaults = module_runner.engine_defaults(globals().get("RunRequest"), _REQUEST_FIELDS)
+
+    def option(kind: str, name: str, **extra) -> dict:
+        spec = {"type": kind, **extra}
+        if defaults.get(name) is not None:
+            spec["default"] = defaults[name]
+        return spec
+
+    return module_runner.dbops_argument_spec(dict(
+        migrations_dir={"type": "path", "required": True},
+        state=option("str", "state", choices=["applied", "rolled_back", "status"]),
+        target=option("str", "target"),
+        allow_destructive=option("bool", "allow_destructive"),
+        allow_drift=option("bool", "allow_drift"),
+        lock_timeout={"type": "str"},
+        ddl_retries=option("int", "ddl_retries"),
+        runner_lock_timeout=option("float", "runner_lock_timeout"),
+        batch_size={"type": "int"},
+        on_partial=option("str", "on_partial", choices=["resume", "compensate"]),
+    ))
 
 
 def build_request(params: dict, check_mode: bool) -> RunRequest:

@@ -50,6 +50,9 @@ class FakeExecutor:
         self.locked = False
         self._log("unlock")
 
+    def notes(self) -> list[str]:
+        return []
+
     def ledger(self):
         self._log("ledger")
         return dict(self.entries)
@@ -112,5 +115,3 @@ def write_tree(root, sets):
 def run_engine(root, executors, **kwargs):
     request = engine.RunRequest(migrations_dir=str(root), postgres_dsn="fake", mongodb_uri="fake", **kwargs)
     return engine.run(request, executors=executors)
-
-

@@ -157,3 +157,19 @@ def test_argument_spec_joins_the_shared_options():
     spec = module_runner.dbops_argument_spec({"name": {"type": "str"}}, repository=True, postgres_server=True)
     assert {"postgres_dsn", "repository", "s3_secret_key", "pg_bin_dir", "name"} <= set(spec)
     assert set(module_runner.dbops_argument_spec({})) == {"postgres_dsn", "mongodb_uri", "mongodb_database"}
+
+
+def test_migrate_takes_its_defaults_from_the_engine_request():
+    import dataclasses
+    from dataclasses import fields
+
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.run_request import RunRequest
+    from ansible_collections.sevenp.dbops.plugins.modules import migrate
+
+    spec = migrate.argument_spec()
+    engine = {f.name: f.default for f in fields(RunRequest) if f.default is not dataclasses.MISSING}
+    for option, field_name in migrate._REQUEST_FIELDS.items():
+        if engine.get(field_name) is not None and option in spec:
+            assert spec[option].get("default") == engine[field_name], option
+    assert "default" not in spec["lock_timeout"] and "default" not in spec["batch_size"]
+    assert module_runner.engine_defaults(None, migrate._REQUEST_FIELDS) == {}

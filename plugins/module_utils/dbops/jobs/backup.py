@@ -25,11 +25,11 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup
     pg_dump_argv,
     take_logical_dump,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import DEFAULT_BIN_DIR
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import (
     ServerFacts,
     client_connection,
-    connect,
     server_facts,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.chain import (

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso, utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import (
     recovery_time as mongo_recovery_time,
@@ -20,12 +21,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup
     create_pg_recovery_point,
     planned_statements,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import connect
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import (
     Catalog,
     RecoveryPointRecord,
-    iso,
-    utc_now,
     validate_name,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
@@ -102,7 +101,7 @@ def create_recovery_point(request: RecoveryPointRequest) -> RecoveryPointResult:
         raise
     except DbopsError as exc:
         raise BackupError(f"recovery point {request.name!r} could not be taken: {exc}") from exc
-    point = RecoveryPointRecord(name=request.name, created_at=iso(created), postgres=postgres, mongodb=mongodb)
+    point = RecoveryPointRecord(name=request.name, created_at=to_iso(created), postgres=postgres, mongodb=mongodb)
     catalog.add_recovery_point(point)
     catalog.write_snapshot()
     return _result_from(point, True, queries)

@@ -23,6 +23,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part
     describe_cause,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import (
+    LedgerEntry,
     PartExecutor,
     RunOptions,
 )
@@ -35,8 +36,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.plan
     set_states,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.result import RunResult
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.run_request import (  # noqa: F401
-    STATES,
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.run_request import (
     InvalidParameter,
     RunRequest,
     validate_request,
@@ -133,6 +133,14 @@ def run(request: RunRequest, *, executors: dict[str, PartExecutor] | None = None
         raise result.attach_to(MigrationFailed(f"unexpected {describe_cause(exc)}")) from exc
 
 
+def _read_ledgers(parts: dict[str, PartBoundary], warnings: list[str]) -> dict[str, dict[str, LedgerEntry]]:
+    """Every part's ledger, and what the executors noticed on the way (a layout upgrade pending or done)."""
+    ledgers = {name: part.ledger() for name, part in parts.items()}
+    for part in parts.values():
+        warnings.extend(note for note in part.notes() if note not in warnings)
+    return ledgers
+
+
 def _run(request: RunRequest, executors: dict[str, PartExecutor] | None, result: RunResult) -> RunResult:
     result.format, sets = discover(request.migrations_dir)
     graph = DependencyGraph(sets)
@@ -148,7 +156,7 @@ def _run(request: RunRequest, executors: dict[str, PartExecutor] | None, result:
         if locking:
             for part in parts.values():
                 part.acquire_runner_lock(opts.runner_lock_wait_s)
-        ledgers = {name: part.ledger() for name, part in parts.items()}
+        ledgers = _read_ledgers(parts, result.warnings)
         check_drift(sets, ledgers, request.allow_drift, result.warnings)
         plan = make_plan(sets, graph, ledgers, state=request.state, target=str(request.target),
                          on_partial=request.on_partial)
@@ -161,7 +169,7 @@ def _run(request: RunRequest, executors: dict[str, PartExecutor] | None, result:
             _report_plan(request, plan, sets, ledgers, result)
             return result
         _execute(plan, coordinator, result)
-        ledgers = {name: part.ledger() for name, part in parts.items()}
+        ledgers = _read_ledgers(parts, result.warnings)
         result.after, _applied_now, result.pending = _current(sets, ledgers, plan.orphans)
         result.current = result.after
         return result

@@ -71,6 +71,9 @@ class PartBoundary:
     def ledger(self) -> dict[str, LedgerEntry]:
         return self._call("reading the ledger", None, self.executor.ledger)
 
+    def notes(self) -> list[str]:
+        return self._call("reading its notes", None, self.executor.notes)
+
     # ---- one set's part ----------------------------------------------------------------------------------------
 
     def plan_apply(self, mset: MigrationSet, opts: RunOptions) -> list[str]:

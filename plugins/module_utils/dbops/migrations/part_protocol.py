@@ -73,6 +73,10 @@ class PartExecutor(Protocol):
     def ledger(self) -> dict[str, LedgerEntry]:
         """Read-only view of the part's ledger by version; {} when the ledger does not exist yet (never creates it)."""
 
+    def notes(self) -> list[str]:
+        """What the user should know that was found outside a call with RunOptions (a ledger layout upgrade done or
+        pending, a lock taken over); each note is returned once. The engine reads them after every ledger read."""
+
     def has_part(self, migration_set: MigrationSet) -> bool:
         """True if the set has a part for this executor."""
 

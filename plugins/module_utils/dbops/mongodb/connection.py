@@ -19,7 +19,7 @@ try:  # guarded: ansible-test's import sanity test loads module_utils without th
     import bson.errors
     import bson.json_util
     import pymongo
-    from bson import Timestamp
+    from bson import Timestamp  # noqa: F401  # pylint: disable=unused-import  # the engine's one import of it
     from bson.codec_options import CodecOptions, DatetimeConversion
     from bson.raw_bson import RawBSONDocument
     from pymongo import errors as pymongo_errors

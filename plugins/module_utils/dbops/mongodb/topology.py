@@ -105,8 +105,10 @@ def classify(hello: dict[str, Any], *, build_info: dict[str, Any] | None = None,
                     **oplog, **common)
 
 
-def _replication(hello: dict[str, Any], repl_status: dict[str, Any] | None) -> tuple[str, str | None, str | None,
-                                                                                    list[str]]:
+ReplicationState = tuple[str, "str | None", "str | None", list[str]]
+
+
+def _replication(hello: dict[str, Any], repl_status: dict[str, Any] | None) -> ReplicationState:
     """(kind, set name, member state, notes): hello's answer, corrected by replSetGetStatus when it was asked."""
     set_name = hello.get("setName")
     kind = "replica_set" if set_name else "standalone"

@@ -10,14 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
-
-# connect and describe are kept importable here for jobs/, postgres/backup/, postgres/restore/ and postgres/wal/;
-# they are connection.py's functions, not copies.
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (  # noqa: F401
-    connect,
-    describe_server,
-    require_psycopg,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import require_psycopg
 
 try:  # guarded: ansible-test's import sanity test loads module_utils without third-party packages
     import psycopg
@@ -25,8 +18,6 @@ try:  # guarded: ansible-test's import sanity test loads module_utils without th
 except ImportError:  # pragma: no cover - exercised only where psycopg is missing
     psycopg = None
     psycopg_conninfo = None
-
-describe = describe_server
 
 
 @dataclass(frozen=True)

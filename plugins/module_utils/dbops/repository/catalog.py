@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso, utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import (
     ObjectInfo,
     ObjectMissing,
@@ -38,21 +39,6 @@ META_PREFIX = "catalog/meta/"
 SNAPSHOT_KEY = "catalog.json"
 FORMAT_VERSION = 1
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
 
 
 Record = TypeVar("Record")
@@ -94,7 +80,6 @@ class BackupRecord:
     archive_start: str | None = None
     archive_stop: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
-
 
     def object_infos(self) -> list[ObjectInfo]:
         return [ObjectInfo(item["key"], int(item["size"]), item["sha256"]) for item in self.objects]
@@ -242,5 +227,5 @@ class Catalog:
 
     def write_snapshot(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         data = self.snapshot(extra)
-        self.repo.put_bytes(SNAPSHOT_KEY, _dump({"written_at": iso(utc_now()), **data}))
+        self.repo.put_bytes(SNAPSHOT_KEY, _dump({"written_at": to_iso(utc_now()), **data}))
         return data

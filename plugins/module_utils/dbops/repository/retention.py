@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import (
     ArchiveRange,
     BackupRecord,
@@ -105,7 +106,7 @@ def plan_retention(catalog: Catalog, keep: int, now: datetime | None = None) -> 
 def find_orphans(catalog: Catalog, now: datetime | None = None) -> list[str]:
     """Objects under a backup id that has no catalog entry and is older than ORPHAN_AGE."""
     known = {b.backup_id for b in catalog.backups()}
-    cutoff = (now or datetime.now(UTC)) - ORPHAN_AGE
+    cutoff = (now or utc_now()) - ORPHAN_AGE
     orphans = []
     for prefix in BACKUP_PREFIXES:
         for info in catalog.repo.list(prefix):

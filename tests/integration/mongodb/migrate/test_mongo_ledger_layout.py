@@ -107,6 +107,16 @@ def test_check_mode_reports_the_upgrade_and_changes_nothing(mongo_server, layout
     assert db.dbops_migrations.count_documents({"layout": {"$exists": True}}) == 0
 
 
+def test_status_with_nothing_planned_still_reports_the_pending_upgrade(mongo_server, layout_1, tmp_path):
+    db, _frozen, _original = layout_1
+    before = ledger_documents(db)
+    empty = tmp_path / "no_sets"
+    empty.mkdir()
+    result = run(mongo_server, db.name, empty, state="status")
+    assert any(f"upgraded to layout {LAYOUT} by the next run" in w for w in result.warnings), result.warnings
+    assert ledger_documents(db) == before
+
+
 @pytest.mark.parametrize("check_mode", [False, True])
 def test_a_newer_layout_is_refused(mongo_server, layout_1, migrations, check_mode):
     db, _frozen, _original = layout_1

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ledger, query, run
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import IrreversibleMigration
+from tests.support.pg_migrations import ledger, query, run
 
 FORMATS = {
     "golang-migrate": {

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ledger, query, run, write_set
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DriftError, IrreversibleMigration
+from tests.support.pg_migrations import ledger, query, run, write_set
 
 
 def _three_sets(root):

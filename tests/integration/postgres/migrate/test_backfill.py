@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ledger, query, run, write_set
+from tests.support.pg_migrations import ledger, query, run, write_set
 
 ROOT = Path(__file__).resolve().parents[4]
 

@@ -7,10 +7,10 @@ import time
 
 import psycopg
 import pytest
-from conftest import ledger, query, run, write_set
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFailed, RunnerLockTimeout
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.advisory_lock import RUNNER_LOCK_KEY
+from tests.support.pg_migrations import ledger, query, run, write_set
 
 
 def _invalid_indexes(dsn):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import ledger, query, run, write_set
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import (
     ConnectionFailed,
@@ -15,6 +14,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
     MigrationFormatError,
     ValidationFailed,
 )
+from tests.support.pg_migrations import ledger, query, run, write_set
 
 
 def test_sql_error_in_third_statement_leaves_database_as_before(pg_cluster, pg_db, pg_db_name, migrations):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from conftest import query, run, write_set
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.ledger_layout import (
     LATEST,
     LedgerLayoutTooNew,
 )
+from tests.support.pg_migrations import query, run, write_set
 
 # The ledger as releases before layout versions created it (layout 1), frozen: never edit to match the code.
 LAYOUT_1_DDL = """
@@ -146,6 +146,16 @@ def test_check_mode_reports_the_pending_upgrade_and_changes_nothing(pg_db, migra
     write_set(migrations, "5_new", up="CREATE TABLE fresh (id int);")
     result = run(pg_db, migrations, check_mode=True)
     assert any("upgrade pending from layout 1 to layout 2" in w for w in result.warnings), result.warnings
+    assert _layout(pg_db) == []
+    assert _layout_1_rows(pg_db) == layout_1_ledger
+
+
+def test_check_mode_with_nothing_to_do_still_reports_the_pending_upgrade(pg_db, layout_1_ledger, tmp_path):
+    empty = tmp_path / "no_sets"
+    empty.mkdir()
+    for state in ("applied", "status"):
+        result = run(pg_db, empty, check_mode=state == "applied", state=state)
+        assert any("upgrade pending from layout 1 to layout 2" in w for w in result.warnings), (state, result.warnings)
     assert _layout(pg_db) == []
     assert _layout_1_rows(pg_db) == layout_1_ledger
 

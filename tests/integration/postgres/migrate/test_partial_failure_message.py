@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ledger, query, run, write_set
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFailed
+from tests.support.pg_migrations import ledger, query, run, write_set
 
 UP = """CREATE TABLE orders (id int PRIMARY KEY, qty int);
 INSERT INTO orders VALUES (1, 0);

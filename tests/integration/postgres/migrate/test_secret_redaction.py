@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import query, run, write_set
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFailed
+from tests.support.pg_migrations import query, run, write_set
 
 ROLE_SECRET = "hunter2secret"
 MAPPING_SECRET = "fdwmapping42secret"

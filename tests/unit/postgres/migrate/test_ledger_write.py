@@ -20,7 +20,7 @@ def test_every_string_parameter_is_redacted_lists_and_dicts_too():
     ledger_write.write(target, "INSERT ...", (
         "run", ["CREATE ROLE a PASSWORD 'topsecret1'", "SELECT 1"], 3,
         {"s0": "ALTER USER b WITH PASSWORD 'topsecret2'", "e0": "could not connect: password=topsecret3 host=x"}))
-    _, params = target.calls[0]
+    _statement, params = target.calls[0]
     assert "topsecret" not in repr(params)
     assert params[1][1] == "SELECT 1" and params[2] == 3
 

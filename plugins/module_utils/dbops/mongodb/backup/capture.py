@@ -24,27 +24,26 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import change_archive as archive
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.dump import (
     dump_records,
     require_database_name,
     resolve_repository,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.topology import (
-    detect_topology,
-    oplog_edge,
-)
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.topology import detect_topology
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
     DOC_CODEC,
     RAW_CODEC,
     bson,
-    connect,
     pymongo_errors,
     require_driver,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
+    connect_tz_aware as connect,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.change_events import event_to_oplog
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.namespace import belongs_to_database
@@ -56,6 +55,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.t
     ts_text,
     ts_to_dict,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.topology import oplog_edge
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 
 CHANGE_STREAM_HISTORY_LOST = {286, 280, 136}  # ChangeStreamHistoryLost, ChangeStreamFatalError, CappedPositionLost
@@ -86,10 +86,6 @@ class _Buffered:
     wall: Any
     raw: bytes
     token: Any = None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ChangeCapture:
@@ -397,7 +393,7 @@ class ChangeCapture:
         if self.fresh:
             archive.write_checkpoint(self.repo, archive.Checkpoint(
                 database=self.database, covered_until=self.chain_end, covered_wall=None, chain_end=self.chain_end,
-                mode=self.mode, updated_at=iso(_now()), writer={"host": socket.gethostname(), "pid": os.getpid()},
+                mode=self.mode, updated_at=iso(utc_now()), writer={"host": socket.gethostname(), "pid": os.getpid()},
             ))
             self.fresh = False
 
@@ -464,7 +460,7 @@ class ChangeCapture:
             return
         archive.write_checkpoint(self.repo, archive.Checkpoint(
             database=self.database, covered_until=covered, covered_wall=wall,
-            chain_end=self.chain_end, mode=self.mode, updated_at=iso(_now()),
+            chain_end=self.chain_end, mode=self.mode, updated_at=iso(utc_now()),
             writer={"host": socket.gethostname(), "pid": os.getpid()},
         ))
         self.last_checkpoint, self.last_checkpoint_at = covered, time.monotonic()
@@ -472,8 +468,6 @@ class ChangeCapture:
 
 def _wall(value) -> Any:
     return aware(value) if value is not None else None
-
-
 
 
 # -------------------------------------------------------------------------------------------------- waiting

@@ -19,10 +19,10 @@ import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso, utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.capture import (
     CaptureHistoryLost,
     ChangeCapture,
@@ -31,7 +31,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.fact
 
 
 def _log(event: str, data: dict[str, Any]) -> None:
-    line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event, **data}
+    line = {"time": to_iso(utc_now(), timespec="milliseconds"), "event": event, **data}
     sys.stderr.write(json.dumps(line, default=str) + "\n")
     sys.stderr.flush()
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
     DOC_CODEC,
     bson,
     require_driver,

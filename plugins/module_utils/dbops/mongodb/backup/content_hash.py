@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver import RAW_CODEC, require_driver
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import RAW_CODEC, require_driver
 
 BATCH = 1000
 

@@ -22,29 +22,30 @@ import socket
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import dump_layout
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.content_hash import (
     is_user_collection,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.topology import (
-    Topology,
     detect_topology,
-    oplog_edge,
     probe_snapshot_reads,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
     DOC_CODEC,
     RAW_CODEC,
     bson,
-    connect,
     pymongo_errors,
     redact_uri,
     require_driver,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
+    connect_tz_aware as connect,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.change_events import event_to_oplog
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.namespace import belongs_to_database
@@ -56,6 +57,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.t
     ts_to_dict,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.update_diff import oplog_delta
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.topology import Topology, oplog_edge
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import (
     BackupRecord,
@@ -114,10 +116,6 @@ class _Window:
 
 class _SnapshotNotHonoured(Exception):
     pass
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def resolve_repository(repository: Repository | str, **options: Any) -> Repository:
@@ -191,7 +189,7 @@ def take_dump(uri: str, repository: Repository | str, database: str, *, consiste
     require_driver()
     require_database_name(database)
     started_mono = time.monotonic()
-    started_at = _utc_now()
+    started_at = utc_now()
     repo = resolve_repository(repository)
     own = client is None
     client = client or connect(uri)
@@ -220,7 +218,7 @@ def take_dump(uri: str, repository: Repository | str, database: str, *, consiste
                 _write_oplog_file(root / dump_layout.OPLOG_FILE, window.entries)
             prefix = f"{DUMPS_PREFIX}{backup_id}/"
             objects = _upload(repo, root, prefix)
-        finished_at = _utc_now()
+        finished_at = utc_now()
         record = DumpRecord(
             backup_id=backup_id, database=database, consistency=mode,
             cluster_time=ts_to_dict(window.end), cluster_wall=iso(window.end_wall),
@@ -377,8 +375,6 @@ def _oplog_window(client, database: str, start) -> tuple[Any, Any, list[dict[str
     return end, aware(end_wall) if end_wall else None, entries
 
 
-
-
 def _change_stream_window(client, database: str, stream, start) -> tuple[Any, Any, list[dict[str, Any]]]:
     hello = client.admin.command("hello")
     end, end_wall = hello["$clusterTime"]["clusterTime"], aware(hello["localTime"])
@@ -398,8 +394,6 @@ def _change_stream_window(client, database: str, stream, start) -> tuple[Any, An
     finally:
         stream.close()
     return end, end_wall, entries
-
-
 
 
 def _for_mongorestore(entry: dict[str, Any]) -> list[dict[str, Any]]:

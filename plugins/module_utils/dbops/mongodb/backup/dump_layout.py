@@ -20,7 +20,7 @@ import json
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver import bson, require_driver
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import bson, require_driver
 
 MAX_ESCAPED = 238
 OPLOG_FILE = "oplog.bson"

@@ -12,7 +12,12 @@ from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.capture import flush_until
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver import connect, require_driver
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
+    connect_tz_aware as connect,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
+    require_driver,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.timepoint import (
     aware,
     iso,

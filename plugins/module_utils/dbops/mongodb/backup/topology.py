@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import Timestamp, require_driver
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.topology import (  # noqa: F401
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.topology import (
     Topology,
     classify,
     detect,
-    oplog_edge,
     reply_or_error,
 )
 

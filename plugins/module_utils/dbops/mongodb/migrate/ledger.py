@@ -16,10 +16,11 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso, utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import LedgerEntry
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.layout_version import (
     LAYOUT,
@@ -64,18 +65,11 @@ def write_entry(db: Any, selector: str | dict[str, Any], update: dict[str, Any],
     return db[COLLECTION].update_one(match, clean, upsert=upsert, session=session).matched_count
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+now = utc_now
 
 
 def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.isoformat()
-    return str(value)
+    return to_iso(value) if value is None or isinstance(value, datetime) else str(value)
 
 
 def who() -> dict[str, Any]:

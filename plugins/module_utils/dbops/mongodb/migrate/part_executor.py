@@ -100,6 +100,10 @@ class MongoPartExecutor:
                 self.conn.notes.append(state.describe_pending())
         return ledger.read_all(self.db)
 
+    def notes(self) -> list[str]:
+        notes, self.conn.notes = list(self.conn.notes), []
+        return notes
+
     def has_part(self, migration_set: MigrationSet) -> bool:
         return migration_set.mongodb is not None
 

@@ -7,6 +7,8 @@ check-mode run can execute migration code.
 
 from __future__ import annotations
 
+from typing import Union
+
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import RunOptions
@@ -23,8 +25,8 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate
     parse_yaml_part,
 )
 
-DeclaredPart = YamlPart | PythonPartOutline
-RunnablePart = YamlPart | PythonPart
+DeclaredPart = Union[YamlPart, PythonPartOutline]
+RunnablePart = Union[YamlPart, PythonPart]
 
 
 class PartLoader:

@@ -24,11 +24,12 @@ import hashlib
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError, RestoreError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import change_archive as archive
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import dump_layout
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.content_hash import (
@@ -42,13 +43,15 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.
     require_database_name,
     resolve_repository,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.driver import (
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
     DOC_CODEC,
     RAW_CODEC,
     bson,
-    connect,
     pymongo_errors,
     require_driver,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
+    connect_tz_aware as connect,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.apply import OplogApplier
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.timepoint import (
@@ -397,7 +400,7 @@ def _build_staging(client, plan: RestorePlan, record: DumpRecord, fetched: _Fetc
     staging = _side_name(plan.target_database, "rs", restore_id)
     journal.replace_one({"_id": plan.target_database}, {
         "_id": plan.target_database, "restore_id": restore_id, "phase": "build", "staging": staging,
-        "backup_id": plan.backup_id, "target": plan.target, "started_at": iso(datetime.now(UTC)),
+        "backup_id": plan.backup_id, "target": plan.target, "started_at": iso(utc_now()),
     }, upsert=True)
     client.drop_database(staging)
     sdb = client[staging]
@@ -602,7 +605,7 @@ def _swap(client, plan: RestorePlan, state: dict[str, Any], journal) -> str | No
     if digests != state.get("digests"):
         raise RestoreError(f"{target} after the swap does not match the verified staging copy; the previous "
                            f"collections are in {aside or '(dropped)'}")
-    journal.update_one({"_id": target}, {"$set": {"phase": "done", "finished_at": iso(datetime.now(UTC))}})
+    journal.update_one({"_id": target}, {"$set": {"phase": "done", "finished_at": iso(utc_now())}})
     return aside
 
 
@@ -657,4 +660,4 @@ def _rename(client, source: str, target: str) -> None:
 
 
 def _stamp() -> str:
-    return datetime.now(UTC).strftime("%H%M%S")
+    return utc_now().strftime("%H%M%S")

@@ -17,14 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso, utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import ObjectInfo
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import (
-    BackupRecord,
-    iso,
-    new_backup_id,
-    utc_now,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import BackupRecord, new_backup_id
 
 
 @dataclass
@@ -58,7 +54,7 @@ class BackupRun:
         """The record of what was stored (positions: archive_start / archive_stop for base backups)."""
         objects = [{"key": info.key, "size": info.size, "sha256": info.sha256} for info in stored]
         record = BackupRecord(backup_id=self.backup_id, engine="postgres", kind=self.kind,
-                              started_at=iso(self.started), finished_at=iso(utc_now()),
+                              started_at=to_iso(self.started), finished_at=to_iso(utc_now()),
                               size_bytes=sum(item["size"] for item in objects), objects=objects, details=details,
                               **positions)
         return TakenBackup(record=record, commands=self.commands,

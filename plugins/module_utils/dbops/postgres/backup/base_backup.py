@@ -25,16 +25,13 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup
     TakenBackup,
     backup_run,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import (
     DEFAULT_BIN_DIR,
     PgBinaries,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import (
-    ServerFacts,
-    client_connection,
-    connect,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import ServerFacts, client_connection
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.position import (
     format_lsn,
     parse_lsn,

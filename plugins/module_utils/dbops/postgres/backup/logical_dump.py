@@ -17,10 +17,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server
     DEFAULT_BIN_DIR,
     PgBinaries,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import (
-    ServerFacts,
-    client_connection,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import ServerFacts, client_connection
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 
 LOGICAL_PREFIX = "pg/logical/"

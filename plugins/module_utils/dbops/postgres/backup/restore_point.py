@@ -13,11 +13,11 @@ import uuid
 from dataclasses import dataclass
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import query_one
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver import wal_key
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.chain import archiver_status
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import iso
 
 CREATE_SQL = "select pg_create_restore_point(%s)::text, clock_timestamp()"
 WALFILE_SQL = "select pg_walfile_name(%s::pg_lsn)"
@@ -75,7 +75,7 @@ def create_pg_recovery_point(conn, repo: Repository, name: str, *, wait_timeout:
         queries.extend([CREATE_SQL % f"'{internal}'", WALFILE_SQL % f"'{lsn}'", SWITCH_SQL])
     wait_archived(conn, repo, wal_file, wait_timeout)
     return PgRecoveryPosition(lsn=lsn, internal_name=internal, timeline=int(wal_file[:8], 16), wal_file=wal_file,
-                              time=iso(moment), archived=True)
+                              time=to_iso(moment), archived=True)
 
 
 def flush_wal(conn, repo: Repository, *, wait_timeout: float = 300.0, queries: list[str] | None = None) -> str:

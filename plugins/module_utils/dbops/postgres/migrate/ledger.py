@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import LedgerEntry
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger_layout
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.ledger_write import write
@@ -65,8 +66,8 @@ def read_ledger(conn: Any) -> dict[str, LedgerEntry]:
         "FROM dbops.schema_migrations").fetchall()
     return {
         r[0]: LedgerEntry(version=r[0], status=r[1], checksum=r[2], name=r[3],
-                          started_at=r[4].isoformat() if r[4] else None,
-                          finished_at=r[5].isoformat() if r[5] else None, duration_ms=r[6], error=r[7])
+                          started_at=to_iso(r[4]),
+                          finished_at=to_iso(r[5]), duration_ms=r[6], error=r[7])
         for r in rows
     }
 

@@ -125,6 +125,9 @@ class PostgresPartExecutor:
         self._layout_note = ledger_layout.describe_pending(version) if version >= 1 else None
         return entries
 
+    def notes(self) -> list[str]:
+        return [self._layout_note] if self._layout_note else []
+
     def _report_pending_layout(self, opts: RunOptions) -> None:
         """Check mode reads an older ledger as it is; it says once that a real run will upgrade it."""
         if self._layout_note and self._layout_note not in opts.warnings:

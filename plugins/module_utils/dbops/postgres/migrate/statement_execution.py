@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import Any
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import utc_now as now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.error_text import pg_message
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import is_lock_failure
@@ -24,10 +24,6 @@ class StatementFailed(Exception):
         super().__init__(str(error))
         self.statement = statement
         self.error = error
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)  # noqa: UP017 - datetime.UTC needs Python 3.11 on the target host
 
 
 def execute_logged(conn: Any, version: str, stmt: Statement, direction: str, attempt: int,

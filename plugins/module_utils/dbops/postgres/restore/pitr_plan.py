@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RestoreError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import from_epoch, parse_iso, to_iso
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.chain import WalArchive
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.position import (
     DEFAULT_SEGMENT_SIZE,
@@ -29,8 +30,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.cata
     BackupRecord,
     Catalog,
     RecoveryPointRecord,
-    iso,
-    parse_iso,
 )
 
 
@@ -110,7 +109,7 @@ def resolve_target(catalog: Catalog, *, target_name: str | None = None, target_t
             moment = parse_iso(target_time)
         except ValueError as exc:
             raise RestoreError(f"invalid target_time {target_time!r}: use ISO 8601 like 2026-11-25T14:01:00Z") from exc
-        return PgTarget(kind="time", value=iso(moment), moment=moment)
+        return PgTarget(kind="time", value=to_iso(moment), moment=moment)
     try:
         lsn = parse_lsn(target_lsn or "")
     except Exception as exc:
@@ -234,4 +233,4 @@ def _histories_on_path(archive: WalArchive, path: TimelinePath) -> tuple[str, ..
 def _iso_ts(value: float | None) -> str:
     if value is None:
         return "never"
-    return iso(datetime.fromtimestamp(value).astimezone())
+    return to_iso(from_epoch(value))

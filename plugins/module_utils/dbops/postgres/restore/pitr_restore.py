@@ -26,10 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError, RestoreError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso, utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup import tar_archive
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.restore_point import (
     flush_wal,
     wait_archived,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
+    connect,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
+    describe_server as describe,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import (
     PgRestorePlan,
@@ -41,7 +48,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restor
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import connect, describe
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver import PREFETCH_DIR
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.position import (
     format_lsn,
@@ -52,7 +58,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base
     ObjectMissing,
     Repository,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog, iso, utc_now
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog
 
 RECOVERY_KEYS = ("recovery_target_name", "recovery_target_time", "recovery_target_lsn", "recovery_target_action",
                  "recovery_target_inclusive", "recovery_target_timeline")
@@ -243,7 +249,7 @@ class PgRestore:
         for key in ("archive_mode", "archive_command"):
             if live.get(key) and live[key] != backup_conf.get(key):
                 settings[key] = live[key]
-        lines = ["", f"# dbops point-in-time restore {self.restore_id} ({iso(utc_now())})"]
+        lines = ["", f"# dbops point-in-time restore {self.restore_id} ({to_iso(utc_now())})"]
         lines += [f"{key} = {_conf_value(value)}" for key, value in settings.items()]
         with open(new_dir / "postgresql.auto.conf", "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
@@ -324,7 +330,7 @@ class PgRestore:
             if switches:
                 result.recovered_to["lsn"] = format_lsn(switches[-1].switch_lsn)
             replayed = conn.execute("select pg_last_xact_replay_timestamp()").fetchone()[0]
-            result.recovered_to["last_replayed_commit_time"] = iso(replayed) if replayed else None
+            result.recovered_to["last_replayed_commit_time"] = to_iso(replayed) if replayed else None
             reached = bool(stop_lines)
             if plan.target.kind == "name":
                 reached = any(plan.target.internal_name and plan.target.internal_name in line

@@ -14,11 +14,11 @@ from typing import Any
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import wal_health
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import (
     DEFAULT_BIN_DIR,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import connect
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver_install import (
     ArchiverInstall,
     check_reachable,

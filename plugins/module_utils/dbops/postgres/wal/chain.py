@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RestoreError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver import WAL_PREFIX
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.position import (
     DEFAULT_SEGMENT_SIZE,
@@ -138,10 +139,10 @@ def archiver_status(conn) -> dict[str, Any]:
         "archive_command": archive_command,
         "archived_count": archived_count,
         "last_archived_wal": last_archived_wal,
-        "last_archived_time": last_archived_time.isoformat() if last_archived_time else None,
+        "last_archived_time": to_iso(last_archived_time),
         "failed_count": failed_count,
         "last_failed_wal": last_failed_wal,
-        "last_failed_time": last_failed_time.isoformat() if last_failed_time else None,
-        "stats_reset": stats_reset.isoformat() if stats_reset else None,
+        "last_failed_time": to_iso(last_failed_time),
+        "stats_reset": to_iso(stats_reset),
         "failing": failing,
     }

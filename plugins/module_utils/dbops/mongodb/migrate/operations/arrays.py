@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import bson, pymongo
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate import progress
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.batches import Writer, run_batches
@@ -78,13 +79,13 @@ class SplitArray(base.CollectionOperation):
             base.field_path(self.ids_field, "ids_field")
         if not self.move and not self.ids_field:
             raise base.SpecError("give 'move' (fields moved out of each element) or, for a copy, 'ids_field' (how a "
-                            "migrated document is recognized)")
+                                 "migrated document is recognized)")
         if "." in self.reference or any("." in m for m in self.move):
             raise base.SpecError("'reference' and 'move' name fields of the element itself (no dots)")
         for target, source in self.fields.items():
             if not isinstance(source, str) or not source.startswith("$") or "." not in source:
                 raise base.SpecError(f"fields.{target} must read '$root.<field>', '$element.<field>' or "
-                                f"'$<path segment>.<field>' (constants go under 'set')")
+                                     f"'$<path segment>.<field>' (constants go under 'set')")
             scope = source[1:].split(".", 1)[0]
             if scope not in ("root", "element", *self.segments):
                 raise base.SpecError(f"fields.{target}: {source!r} names no level of path {self.path!r}")
@@ -152,7 +153,7 @@ class SplitArray(base.CollectionOperation):
 
     def _batch(self, docs: list[dict[str, Any]], writer: Writer, index: int) -> None:
         top = self.segments[0]
-        now = datetime.now(UTC)
+        now = utc_now()
         roots, ids_before, changed = [], [], 0
         for root in docs:
             new_value, created = self.transform(root, now)

@@ -45,7 +45,7 @@ class UpdateMany(base.CollectionOperation):
         inverse = spec.any("inverse", required=False)
         if inverse is None:
             raise base.SpecError("update_many needs an explicit 'inverse: {filter: ..., update: ...}' (its inverse "
-                            "cannot be computed)")
+                                 "cannot be computed)")
         inv = base.Spec(inverse, "inverse")
         self.inverse_filter = inv.mapping("filter", required=False, default={})
         self.inverse_update = _check_update(inv.any("update"), "'inverse.update'")
