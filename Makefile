@@ -22,7 +22,7 @@ export DBOPS_PG_BIN_DIR := $(PG_BIN_DIR)
 export DBOPS_PG_OS_USER := $(PG_OS_USER)
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help setup system-deps venv link demo demo-stop test lint sanity unit integration molecule bench clean
+.PHONY: help setup system-deps venv link demo demo-stop test lint typecheck sanity unit integration molecule bench clean
 
 help:
 	@echo "make demo   - set up, start local PostgreSQL + embedded MongoDB-compatible server, apply the sample migrations"
@@ -67,10 +67,14 @@ demo-stop:
 
 test: setup lint sanity unit integration molecule
 
-lint:
+lint: typecheck
 	ruff check .
 	yamllint -s .
 	ansible-lint --profile production
+
+# The engine and the Ansible-side glue, type-checked under the name Ansible imports them by.
+typecheck: link
+	cd $(COLL_ROOT) && $(PY) -m mypy --config-file $(ROOT)/pyproject.toml -p ansible_collections.sevenp.dbops.plugins.module_utils
 
 sanity:
 	bash tests/sanity/run.sh

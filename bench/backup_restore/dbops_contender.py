@@ -77,10 +77,14 @@ class Dbops:
             BackupRequest,
             run_backup,
         )
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import (
+            DatabaseConnections,
+        )
 
         with timing(PhaseTimes()) as times:
             result = run_backup(BackupRequest(repository=self._repository(), kind="base",
-                                              postgres_dsn=self.source.dsn(), pgdata=str(self.source.datadir),
+                                              databases=DatabaseConnections(postgres_dsn=self.source.dsn()),
+                                              pgdata=str(self.source.datadir),
                                               pg_bin_dir=str(PG_BIN_DIR)))
         self.phases["backup"] = times.rows()
         if result.wal_chain and not result.wal_chain.get("ok", True):
@@ -92,9 +96,13 @@ class Dbops:
             BackupRequest,
             run_backup,
         )
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import (
+            DatabaseConnections,
+        )
 
         with timing(PhaseTimes()) as times:
-            run_backup(BackupRequest(repository=self._repository(), kind="base", postgres_dsn=self.source.dsn(),
+            run_backup(BackupRequest(repository=self._repository(), kind="base",
+                                     databases=DatabaseConnections(postgres_dsn=self.source.dsn()),
                                      pgdata=str(self.source.datadir), pg_bin_dir=str(PG_BIN_DIR), verify=False))
         self.phases["backup, verify=false"] = times.rows()
 
@@ -117,13 +125,16 @@ class Dbops:
 
     def create_point(self, name: str) -> tuple[str, str]:
         """The recovery_point module's engine; returns (LSN, the unique restore point name written to WAL)."""
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import (
+            DatabaseConnections,
+        )
         from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_point import (
             RecoveryPointRequest,
             create_recovery_point,
         )
 
-        result = create_recovery_point(RecoveryPointRequest(name=name, repository=self._repository(),
-                                                            postgres_dsn=self.source.dsn()))
+        result = create_recovery_point(RecoveryPointRequest(
+            name=name, repository=self._repository(), databases=DatabaseConnections(postgres_dsn=self.source.dsn())))
         return str(result.lsn), str(result.internal_name)
 
     def restore(self, target: PgCluster, point_name: str) -> float | None:

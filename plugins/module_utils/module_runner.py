@@ -19,7 +19,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import MISSING, asdict, fields, is_dataclass
 from typing import Any
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import (
+    env_fallback,
+    missing_required_lib,
+)
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
     connection_argument_spec,
@@ -35,15 +38,15 @@ try:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact, redact_value
 except ImportError:  # the module then fails on its own engine import, before any message needs the engine's redaction
-    class DbopsError(Exception):  # type: ignore[no-redef]
+    class DbopsError(Exception):  # type: ignore[no-redef]  # the stand-in for the guarded import's class
         """Never raised: stands in so that isinstance() below works without the engine."""
 
-    def redact(text: str, known: Iterable[str] = ()) -> str:  # type: ignore[misc]
+    def redact(text: str, known: Iterable[str] = ()) -> str:
         for secret in known:
             text = text.replace(secret, "********")
         return text
 
-    def redact_value(value: Any, known: Iterable[str] = ()) -> Any:  # type: ignore[misc]
+    def redact_value(value: Any, known: Iterable[str] = ()) -> Any:
         return value
 
 ENGINE_LIBRARY = "the sevenp.dbops engine (module_utils)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 try:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
 except ImportError:  # the module reports its own failed engine import before anything here is used
-    RepositoryOptions = None
+    RepositoryOptions = None  # type: ignore[assignment, misc]
 
 REPOSITORY_ENV = "DBOPS_REPOSITORY"
 S3_ENV = {

@@ -273,6 +273,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args impor
 
 with module_runner.EngineImport() as ENGINE:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import BackupRequest, run_backup
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import (
+        DatabaseConnections,
+    )
 
 
 def argument_spec() -> dict:
@@ -297,9 +300,8 @@ def build_request(params: dict, check_mode: bool) -> BackupRequest:
         raise ValueError(f"keep must be at least 1, not {params['keep']}")
     return BackupRequest(
         repository=repository_options(params),
-        state=params["state"], kind=params["kind"], postgres_dsn=params["postgres_dsn"], pgdata=params["pgdata"],
-        mongodb_uri=params["mongodb_uri"], mongodb_database=params["mongodb_database"],
-        mongodb_consistency=params["mongodb_consistency"], compression=params["compression"],
+        state=params["state"], kind=params["kind"], databases=DatabaseConnections.from_options(params),
+        pgdata=params["pgdata"], mongodb_consistency=params["mongodb_consistency"], compression=params["compression"],
         compression_level=params["compression_level"], workers=params["workers"], verify=params["verify"],
         staging_dir=params["staging_dir"], pg_bin_dir=params["pg_bin_dir"], keep=params["keep"],
         check_wal_chain=params["check_wal_chain"], check_mode=check_mode,

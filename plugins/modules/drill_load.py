@@ -150,6 +150,9 @@ with module_runner.EngineImport() as ENGINE:
         wait_for_writes,
         wait_stopped,
     )
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import (
+        DatabaseConnections,
+    )
 
 
 def argument_spec() -> dict:
@@ -169,9 +172,9 @@ def argument_spec() -> dict:
 
 
 def build_spec(params: dict, _check_mode: bool) -> LoadSpec:
-    return LoadSpec(run_id=params["run_id"], work_dir=params["work_dir"], postgres_dsn=params["postgres_dsn"],
-                    mongodb_uri=params["mongodb_uri"], mongodb_database=params["mongodb_database"],
-                    table=params["table"], collection=params["collection"], interval_s=params["interval"],
+    return LoadSpec(run_id=params["run_id"], work_dir=params["work_dir"],
+                    databases=DatabaseConnections.from_options(params), table=params["table"],
+                    collection=params["collection"], interval_s=params["interval"],
                     max_seconds=params["max_seconds"], max_writes=params["max_writes"])
 
 

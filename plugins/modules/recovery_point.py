@@ -126,6 +126,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
 from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import repository_options
 
 with module_runner.EngineImport() as ENGINE:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import (
+        DatabaseConnections,
+    )
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_point import (
         RecoveryPointRequest,
         create_recovery_point,
@@ -143,8 +146,7 @@ def argument_spec() -> dict:
 def build_request(params: dict, check_mode: bool) -> RecoveryPointRequest:
     return RecoveryPointRequest(
         name=params["name"], repository=repository_options(params),
-        postgres_dsn=params["postgres_dsn"], mongodb_uri=params["mongodb_uri"],
-        mongodb_database=params["mongodb_database"], wait_timeout=params["wait_timeout"],
+        databases=DatabaseConnections.from_options(params), wait_timeout=params["wait_timeout"],
         overwrite=params["overwrite"], check_mode=check_mode,
     )
 

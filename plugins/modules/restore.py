@@ -180,7 +180,12 @@ from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
 from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import repository_options
 
 with module_runner.EngineImport() as ENGINE:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import (
+        DatabaseConnections,
+    )
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.restore import RestoreRequest, run_restore
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import PgTargetSpec
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
 
 
 def argument_spec() -> dict:
@@ -199,14 +204,13 @@ def argument_spec() -> dict:
 
 def build_request(params: dict, check_mode: bool) -> RestoreRequest:
     return RestoreRequest(
-        repository=repository_options(params),
-        target_name=params["target_name"], target_time=params["target_time"], target_lsn=params["target_lsn"],
-        target_timeline=params["target_timeline"], mongodb_target_timestamp=params["mongodb_target_timestamp"],
-        backup_id=params["backup_id"], postgres_dsn=params["postgres_dsn"], pgdata=params["pgdata"],
-        pg_bin_dir=params["pg_bin_dir"], pg_os_user=params["pg_os_user"],
-        restore_command=params["restore_command"], log_file=params["log_file"], timeout=params["timeout"],
-        mongodb_uri=params["mongodb_uri"], mongodb_database=params["mongodb_database"],
-        check_mode=check_mode,
+        repository=repository_options(params), databases=DatabaseConnections.from_options(params),
+        target=PgTargetSpec(name=params["target_name"], time=params["target_time"], lsn=params["target_lsn"],
+                            timeline=params["target_timeline"], backup_id=params["backup_id"]),
+        mongodb_target_timestamp=params["mongodb_target_timestamp"],
+        cluster=ClusterOnHost(pgdata=params["pgdata"] or "", bin_dir=params["pg_bin_dir"],
+                              os_user=params["pg_os_user"], log_file=params["log_file"]),
+        restore_command=params["restore_command"], timeout=params["timeout"], check_mode=check_mode,
     )
 
 

@@ -193,6 +193,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
 from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import repository_options
 
 with module_runner.EngineImport() as ENGINE:
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiving_setup import (
         ArchivingRequest,
         configure_archiving,
@@ -222,8 +223,9 @@ def build_request(params: dict, check_mode: bool) -> ArchivingRequest:
     return ArchivingRequest(
         postgres_dsn=params["postgres_dsn"], state=params["state"], archive_command=params["archive_command"],
         restore_command=params["restore_command"], archive_timeout=params["archive_timeout"],
-        pgdata=params["pgdata"], pg_bin_dir=params["pg_bin_dir"], pg_os_user=params["pg_os_user"],
-        allow_restart=params["allow_restart"], log_file=params["log_file"],
+        cluster=ClusterOnHost(pgdata=params["pgdata"] or "", bin_dir=params["pg_bin_dir"],
+                              os_user=params["pg_os_user"], log_file=params["log_file"]),
+        allow_restart=params["allow_restart"],
         repository=repository_options(params) if params["repository"] else None,
         archiver_dir=params["archiver_dir"], archiver_python=params["archiver_python"],
         archiver_config=params["archiver_config"], push_retry_seconds=params["push_retry_seconds"],

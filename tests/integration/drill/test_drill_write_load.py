@@ -24,19 +24,22 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.write_loa
     wait_for_writes,
     wait_stopped,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 
 
 @pytest.fixture
 def spec(tmp_path, pg_db, mongo_server, mongo_db_name) -> LoadSpec:
-    return LoadSpec(run_id="run-1", work_dir=str(tmp_path / "work"), postgres_dsn=pg_db, mongodb_uri=mongo_server,
-                    mongodb_database=mongo_db_name, interval_s=0.002, max_seconds=60)
+    return LoadSpec(run_id="run-1", work_dir=str(tmp_path / "work"),
+                    databases=DatabaseConnections(postgres_dsn=pg_db, mongodb_uri=mongo_server,
+                                                  mongodb_database=mongo_db_name),
+                    interval_s=0.002, max_seconds=60)
 
 
 def _take_point(spec: LoadSpec) -> RecoveryPointMark:
     started = time.time()
-    with psycopg.connect(spec.postgres_dsn, autocommit=True) as conn:
+    with psycopg.connect(spec.databases.postgres_dsn, autocommit=True) as conn:
         lsn = conn.execute("SELECT pg_create_restore_point('drill')::text").fetchone()[0]
-    client = pymongo.MongoClient(spec.mongodb_uri)
+    client = pymongo.MongoClient(spec.databases.mongodb_uri)
     op_time = client.admin.command("hello")["lastWrite"]["opTime"]["ts"]
     client.close()
     return RecoveryPointMark(started_at=started, finished_at=time.time(), postgres_lsn=lsn,
@@ -56,8 +59,9 @@ def test_load_acknowledges_every_write_and_a_point_splits_them(spec):
         thread.join(timeout=30)
     assert status["stopped_by"] == "stop file"
     acks = AckLog(spec.ack_log).acks()
-    pg_rows, exists, in_recovery = postgres_sequences(spec.postgres_dsn, spec.table, spec.run_id)
-    mongo_docs = mongodb_sequences(spec.mongodb_uri, spec.mongodb_database, spec.collection, spec.run_id)[0]
+    pg_rows, exists, in_recovery = postgres_sequences(spec.databases.postgres_dsn, spec.table, spec.run_id)
+    mongo_docs = mongodb_sequences(spec.databases.mongodb_uri, spec.databases.mongodb_database, spec.collection,
+                                   spec.run_id)[0]
     acked = {db: {ack.seq for ack in acks if ack.db == db} for db in ("postgres", "mongodb")}
     assert exists and not in_recovery
     assert acked["postgres"] <= pg_rows and acked["mongodb"] <= mongo_docs
@@ -83,15 +87,16 @@ def test_load_acknowledges_every_write_and_a_point_splits_them(spec):
 
 def test_disaster_drops_table_and_collection_and_check_mode_only_plans(spec):
     WriteLoad(LoadSpec(**{**spec.__dict__, "max_writes": 3})).run()
-    planned = strike(postgres_dsn=spec.postgres_dsn, table=spec.table, mongodb_uri=spec.mongodb_uri,
-                     mongodb_database=spec.mongodb_database, collection=spec.collection, check_mode=True)
+    planned = strike(postgres_dsn=spec.databases.postgres_dsn, table=spec.table, mongodb_uri=spec.databases.mongodb_uri,
+                     mongodb_database=spec.databases.mongodb_database, collection=spec.collection, check_mode=True)
     assert planned.changed and len(planned.dropped) == 2
-    assert postgres_sequences(spec.postgres_dsn, spec.table, spec.run_id)[1]
-    done = strike(postgres_dsn=spec.postgres_dsn, table=spec.table, mongodb_uri=spec.mongodb_uri,
-                  mongodb_database=spec.mongodb_database, collection=spec.collection, check_mode=False)
+    assert postgres_sequences(spec.databases.postgres_dsn, spec.table, spec.run_id)[1]
+    done = strike(postgres_dsn=spec.databases.postgres_dsn, table=spec.table, mongodb_uri=spec.databases.mongodb_uri,
+                  mongodb_database=spec.databases.mongodb_database, collection=spec.collection, check_mode=False)
     assert done.statements == planned.statements
-    assert postgres_sequences(spec.postgres_dsn, spec.table, spec.run_id) == (set(), False, False)
-    assert mongodb_sequences(spec.mongodb_uri, spec.mongodb_database, spec.collection, spec.run_id) == (set(), False)
-    again = strike(postgres_dsn=spec.postgres_dsn, table=spec.table, mongodb_uri=spec.mongodb_uri,
-                   mongodb_database=spec.mongodb_database, collection=spec.collection, check_mode=False)
+    assert postgres_sequences(spec.databases.postgres_dsn, spec.table, spec.run_id) == (set(), False, False)
+    assert mongodb_sequences(spec.databases.mongodb_uri, spec.databases.mongodb_database, spec.collection,
+                             spec.run_id) == (set(), False)
+    again = strike(postgres_dsn=spec.databases.postgres_dsn, table=spec.table, mongodb_uri=spec.databases.mongodb_uri,
+                   mongodb_database=spec.databases.mongodb_database, collection=spec.collection, check_mode=False)
     assert not again.changed

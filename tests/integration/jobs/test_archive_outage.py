@@ -17,11 +17,14 @@ import psycopg
 import pytest
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import BackupRequest, run_backup
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_point import (
     RecoveryPointRequest,
     create_recovery_point,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.restore import RestoreRequest, run_restore
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import PgTargetSpec
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
 from tests.support.backup_env import PG_BIN_DIR, new_bucket, s3_archiver_config, s3_options, start_archived_cluster
 from tests.support.pg_cluster import PG_OS_USER
 from tests.support.tcp_proxy import new_proxy
@@ -67,7 +70,8 @@ def test_s3_outage_during_archiving_loses_nothing(archiver, s3_server):
     writer = Writer(env.dsn)
     try:
         env.execute("create table t (id int primary key, payload text)")
-        backup = run_backup(BackupRequest(repository=env.options, postgres_dsn=env.dsn, pg_bin_dir=PG_BIN_DIR))
+        databases = DatabaseConnections(postgres_dsn=env.dsn)
+        backup = run_backup(BackupRequest(repository=env.options, databases=databases, pg_bin_dir=PG_BIN_DIR))
         assert backup.wal_chain["ok"]
         writer.start()
         time.sleep(3)
@@ -77,7 +81,7 @@ def test_s3_outage_during_archiving_loses_nothing(archiver, s3_server):
         failed_before = env.execute("select failed_count from pg_stat_archiver")[0]
         while time.monotonic() - outage_started < OUTAGE_SECONDS:
             time.sleep(2)
-        status = run_backup(BackupRequest(repository=env.options, postgres_dsn=env.dsn, state="list"))
+        status = run_backup(BackupRequest(repository=env.options, databases=databases, state="list"))
         ready = list(Path(env.cluster.datadir, "pg_wal", "archive_status").glob("*.ready"))
         proxy.restore()
 
@@ -91,7 +95,7 @@ def test_s3_outage_during_archiving_loses_nothing(archiver, s3_server):
         time.sleep(2)
         acked_before_point = set(writer.acked)
         point = create_recovery_point(RecoveryPointRequest(name="after_outage", repository=env.options,
-                                                           postgres_dsn=env.dsn, wait_timeout=240))
+                                                           databases=databases, wait_timeout=240))
         acked_at_point = set(writer.acked)
         time.sleep(1)
         writer.stop_event.set()
@@ -99,13 +103,14 @@ def test_s3_outage_during_archiving_loses_nothing(archiver, s3_server):
         assert writer.error is None
         assert len(writer.acked) > len(acked_at_point)
 
-        listing = run_backup(BackupRequest(repository=env.options, postgres_dsn=env.dsn, state="list"))
+        listing = run_backup(BackupRequest(repository=env.options, databases=databases, state="list"))
         assert listing.wal_chain["ok"], listing.wal_chain
         assert not listing.archiver["failing"]
 
-        result = run_restore(RestoreRequest(repository=env.options, target_name=point.name, postgres_dsn=env.dsn,
-                                            pgdata=str(env.cluster.datadir), pg_bin_dir=PG_BIN_DIR,
-                                            pg_os_user=PG_OS_USER, timeout=300))
+        result = run_restore(RestoreRequest(
+            repository=env.options, databases=databases, target=PgTargetSpec(name=point.name),
+            cluster=ClusterOnHost(pgdata=str(env.cluster.datadir), bin_dir=PG_BIN_DIR, os_user=PG_OS_USER),
+            timeout=300))
         assert result.verified, result
         restored = set(env.rows())
         assert acked_before_point <= restored, f"lost {len(acked_before_point - restored)} acknowledged writes"

@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RestoreError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import BackupRequest, run_backup
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_point import (
     RecoveryPointRequest,
     create_recovery_point,
@@ -31,20 +32,20 @@ from tests.support.pg_cluster import PG_OS_USER
 def env(local_cluster) -> ArchivedCluster:
     local_cluster.execute("create table t (id int primary key)")
     local_cluster.execute("insert into t select generate_series(1, 5)")
-    backup = run_backup(BackupRequest(repository=local_cluster.options, postgres_dsn=local_cluster.dsn,
-                                      pg_bin_dir=PG_BIN_DIR))
+    databases = DatabaseConnections(postgres_dsn=local_cluster.dsn)
+    backup = run_backup(BackupRequest(repository=local_cluster.options, databases=databases, pg_bin_dir=PG_BIN_DIR))
     local_cluster.backup_id = backup.backup_id
     local_cluster.execute("insert into t select generate_series(6, 10)")
-    create_recovery_point(RecoveryPointRequest(name="good", repository=local_cluster.options,
-                                               postgres_dsn=local_cluster.dsn))
+    create_recovery_point(RecoveryPointRequest(name="good", repository=local_cluster.options, databases=databases))
     local_cluster.execute("insert into t select generate_series(11, 15)")
     return local_cluster
 
 
-def restore(env: ArchivedCluster, check_mode: bool = False, **target):
-    return run_restore(RestoreRequest(repository=env.options, postgres_dsn=env.dsn, pgdata=str(env.cluster.datadir),
-                                      pg_bin_dir=PG_BIN_DIR, pg_os_user=PG_OS_USER, timeout=60,
-                                      check_mode=check_mode, **target))
+def restore(env: ArchivedCluster, target: PgTargetSpec, check_mode: bool = False):
+    return run_restore(RestoreRequest(
+        repository=env.options, databases=DatabaseConnections(postgres_dsn=env.dsn), target=target,
+        cluster=ClusterOnHost(pgdata=str(env.cluster.datadir), bin_dir=PG_BIN_DIR, os_user=PG_OS_USER), timeout=60,
+        check_mode=check_mode))
 
 
 def flush_wal_until_archived(env: ArchivedCluster, segment: str) -> None:
@@ -63,22 +64,22 @@ def untouched(env: ArchivedCluster) -> None:
 
 def test_refusals_before_anything_is_touched(env):
     with pytest.raises(RestoreError, match="recovery point 'no_such_point' does not exist.*nothing was touched"):
-        restore(env, target_name="no_such_point")
+        restore(env, PgTargetSpec(name="no_such_point"))
     untouched(env)
 
     with pytest.raises(RestoreError, match="before the oldest base backup"):
-        restore(env, target_time="2001-01-01T00:00:00Z")
+        restore(env, PgTargetSpec(time="2001-01-01T00:00:00Z"))
     untouched(env)
 
     with pytest.raises(RestoreError, match="after the newest archived WAL"):
-        restore(env, target_lsn="FF/0")
+        restore(env, PgTargetSpec(lsn="FF/0"))
     untouched(env)
 
     with pytest.raises(RestoreError, match="in the future"):
-        restore(env, target_time="2999-01-01T00:00:00Z")
+        restore(env, PgTargetSpec(time="2999-01-01T00:00:00Z"))
     untouched(env)
 
-    plan = restore(env, check_mode=True, target_name="good")
+    plan = restore(env, PgTargetSpec(name="good"), check_mode=True)
     assert plan.changed and not plan.verified
     assert plan.plan["postgres"]["backup_id"] == env.backup_id
     assert plan.plan["postgres"]["recovery_settings"]["recovery_target_action"] == "promote"
@@ -91,7 +92,7 @@ def test_corrupted_backup_is_detected_before_anything_is_touched(env, local_repo
     data[len(data) // 2] ^= 0x01
     base.write_bytes(bytes(data))
     with pytest.raises(RestoreError, match=rf"corrupted: checksum mismatch for pg/base/{env.backup_id}/base\.tar"):
-        restore(env, target_name="good")
+        restore(env, PgTargetSpec(name="good"))
     untouched(env)
 
 
@@ -111,7 +112,7 @@ def test_target_recovery_never_reaches_is_reported(env):
     assert not env.cluster.is_running()
     assert list(env.cluster.base_dir.glob("data.dbops-before-restore-*"))
 
-    again = restore(env, target_name="good")
+    again = restore(env, PgTargetSpec(name="good"))
     assert again.verified
     assert env.rows() == list(range(1, 11))
 
@@ -128,7 +129,7 @@ def test_a_corrupted_wal_segment_is_refused_before_anything_is_touched(env, loca
     data[len(data) // 3] ^= 0x01  # the sidecar keeps the sha256 recorded when it was archived
     segment.write_bytes(bytes(data))
     with pytest.raises(RestoreError, match=rf"{segment.name} is corrupted: checksum mismatch.*Nothing was touched"):
-        restore(env, target_name="good")
+        restore(env, PgTargetSpec(name="good"))
     untouched(env)
 
 
@@ -137,5 +138,5 @@ def test_a_truncated_wal_segment_is_refused_before_anything_is_touched(env, loca
     with open(segment, "r+b") as handle:
         handle.truncate(segment.stat().st_size // 2)
     with pytest.raises(RestoreError, match=rf"{segment.name} is \d+ bytes instead of .* \(truncated\)"):
-        restore(env, target_name="good")
+        restore(env, PgTargetSpec(name="good"))
     untouched(env)

@@ -92,15 +92,15 @@ def test_unreachable_server(tmp_path):
 
 
 def test_backups_connect_through_the_same_function(auth_server):
-    """mongodb.driver.connect (backup, capture, restore) is connection.connect with timezone-aware dates: the
+    """connection.connect_tz_aware (backup, capture, restore) is connection.connect with timezone-aware dates: the
     same ping, the same refusal message, never the password."""
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import connection, driver
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import connection
 
     with pytest.raises(ConnectionFailed) as caught:
-        driver.connect(f"mongodb://admin:WRONG-password@{auth_server}/?authSource=admin")
+        connection.connect_tz_aware(f"mongodb://admin:WRONG-password@{auth_server}/?authSource=admin")
     assert f"MongoDB at {auth_server} refused the credentials" in str(caught.value)
     assert "WRONG-password" not in str(caught.value)
-    client = driver.connect(f"mongodb://admin:right-password@{auth_server}/?authSource=admin")
+    client = connection.connect_tz_aware(f"mongodb://admin:right-password@{auth_server}/?authSource=admin")
     try:
         assert client.codec_options.tz_aware
     finally:

@@ -6,9 +6,17 @@ a URI, a statement with PASSWORD '...', a driver's error text).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
+
+if TYPE_CHECKING:  # only for the attribute types below: core never imports the migrations engine at run time
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.result import RunResult, SetOutcome
+
+# The redacting __str__ wrappers made by __init_subclass__, so a subclass of a subclass is not wrapped twice.
+_REDACTING_STR: set[Callable[..., str]] = set()
 
 
 class DbopsError(Exception):
@@ -18,8 +26,10 @@ class DbopsError(Exception):
         self.message = redact(str(message))
         self.version = version
         self.path = str(path) if path is not None else None
-        # The engine attaches the RunResult of a run that failed part-way, so callers can report what was done.
-        self.result = None
+        # The engine attaches the RunResult of a run that failed part-way, so callers can report what was done,
+        # and the coordinator the SetOutcome of the set it was running.
+        self.result: RunResult | None = None
+        self.outcome: SetOutcome | None = None
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
@@ -37,10 +47,11 @@ class DbopsError(Exception):
         # A subclass that renders itself differently is redacted too: str() of any engine error never leaks.
         super().__init_subclass__(**kwargs)
         own = cls.__dict__.get("__str__")
-        if own is not None and not getattr(own, "_redacted", False):
+        if own is not None and own not in _REDACTING_STR:
             def redacted_str(self, _render=own) -> str:
                 return redact(_render(self))
-            redacted_str._redacted = True  # type: ignore[attr-defined]
+            _REDACTING_STR.add(redacted_str)
+            # Replacing the subclass's method is the point here; mypy refuses method assignment on principle.
             cls.__str__ = redacted_str  # type: ignore[method-assign]
 
 

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
 POSTGRES = "postgres"
 MONGODB = "mongodb"
@@ -54,7 +55,7 @@ class AckLog:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._handle = None
+        self._handle: TextIO | None = None
 
     def open_for_append(self) -> AckLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres import
 try:
     from psycopg import sql
 except ImportError:  # pragma: no cover - guarded for ansible-test's import sanity test
-    sql = None
+    sql = None  # type: ignore[assignment]
 
 
 def postgres_sequences(dsn: str, table: str, run_id: str) -> tuple[set[int], bool, bool]:

@@ -58,8 +58,9 @@ def normalize(report: dict) -> dict:
     restore = {key: (_number(value) if key.endswith(("_at", "_s")) else value)
                for key, value in (report.get("restore") or {}).items()}
     report["restore"] = restore
-    if report.get("rto_seconds") in (None, "") and restore.get("started_at") and restore.get("finished_at"):
-        report["rto_seconds"] = round(restore["finished_at"] - restore["started_at"], 3)
+    started, finished = restore.get("started_at"), restore.get("finished_at")
+    if report.get("rto_seconds") in (None, "") and started and finished:
+        report["rto_seconds"] = round(finished - started, 3)
     report["rto_seconds"] = _number(report.get("rto_seconds"))
     report["rpo_writes_lost"] = int(_number(report.get("rpo_writes_lost")) or 0)
     return report

@@ -25,6 +25,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.acknowled
     AckLog,
     Failure,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import connection as mongodb_connection
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres import connection as postgres_connection
 
@@ -32,13 +33,13 @@ try:
     import psycopg
     from psycopg import sql
 except ImportError:  # pragma: no cover - guarded for ansible-test's import sanity test
-    psycopg = None
-    sql = None
+    psycopg = None  # type: ignore[assignment]
+    sql = None  # type: ignore[assignment]
 
 try:
     import pymongo
 except ImportError:  # pragma: no cover
-    pymongo = None
+    pymongo = None  # type: ignore[assignment]
 
 # A writer reconnects after a failure with this shorter timeout, so an outage costs little of the load's time.
 WRITER_CONNECT_TIMEOUT_S = 5
@@ -52,9 +53,7 @@ PAYLOAD = "x" * 64
 class LoadSpec:
     run_id: str
     work_dir: str
-    postgres_dsn: str | None = None
-    mongodb_uri: str | None = None
-    mongodb_database: str | None = None
+    databases: DatabaseConnections = field(default_factory=DatabaseConnections)
     table: str = "dbops_drill_writes"
     collection: str = "dbops_drill_writes"
     interval_s: float = 0.01
@@ -102,19 +101,20 @@ def table_identifier(table: str):
 
 
 def require_drivers(spec: LoadSpec) -> None:
-    if spec.postgres_dsn and psycopg is None:
+    databases = spec.databases
+    if databases.postgres_dsn and psycopg is None:
         raise DbopsError("the drill's PostgreSQL writer needs the Python package psycopg (3.x)")
-    if spec.mongodb_uri and pymongo is None:
+    if databases.mongodb_uri and pymongo is None:
         raise DbopsError("the drill's MongoDB writer needs the Python package pymongo")
-    if spec.mongodb_uri and not spec.mongodb_database:
+    if databases.mongodb_uri and not databases.mongodb_database:
         raise DbopsError("the drill's MongoDB writer needs mongodb_database")
-    if not spec.postgres_dsn and not spec.mongodb_uri:
+    if not databases.postgres_dsn and not databases.mongodb_uri:
         raise DbopsError("the drill's write load needs postgres_dsn, mongodb_uri or both")
 
 
 def prepare_postgres(spec: LoadSpec) -> None:
     """The drill's table (kept across runs: rows are keyed by run id)."""
-    with postgres_connection.connected(spec.postgres_dsn, "preparing the drill's table") as conn:
+    with postgres_connection.connected(spec.databases.require_postgres(), "preparing the drill's table") as conn:
         conn.execute(sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, seq bigint NOT NULL,"
             " written_at timestamptz NOT NULL DEFAULT clock_timestamp(), payload text,"
@@ -191,12 +191,13 @@ class WriteLoad:
     def _postgres_writer(self, summary: WriterSummary) -> str:
         insert = sql.SQL("INSERT INTO {} (run_id, seq, payload) VALUES (%s, %s, %s)"
                          " RETURNING pg_current_wal_insert_lsn()::text").format(table_identifier(self.spec.table))
+        dsn = self.spec.databases.require_postgres()
         conn = None
 
         def write_one(seq: int) -> tuple[float, dict]:
             nonlocal conn
             if conn is None or conn.closed:
-                conn = postgres_connection.connect(self.spec.postgres_dsn, connect_timeout=WRITER_CONNECT_TIMEOUT_S)
+                conn = postgres_connection.connect(dsn, connect_timeout=WRITER_CONNECT_TIMEOUT_S)
             # Autocommit: the commit record is written after the RETURNING value was read and before the statement
             # returns; the next read is after it.
             lsn_before = conn.execute(insert, (self.spec.run_id, seq, PAYLOAD)).fetchone()[0]
@@ -216,8 +217,9 @@ class WriteLoad:
             drop_connection()
 
     def _mongodb_writer(self, summary: WriterSummary) -> str:
-        client = mongodb_connection.connect(self.spec.mongodb_uri, timeout_ms=WRITER_CONNECT_TIMEOUT_S * 1000)
-        collection = client[self.spec.mongodb_database][self.spec.collection]
+        uri, database = self.spec.databases.require_mongodb()
+        client = mongodb_connection.connect(uri, timeout_ms=WRITER_CONNECT_TIMEOUT_S * 1000)
+        collection = client[database][self.spec.collection]
 
         def write_one(seq: int) -> tuple[float, dict]:
             with client.start_session(causal_consistency=True) as session:
@@ -247,13 +249,13 @@ class WriteLoad:
     def run(self) -> LoadSummary:
         Path(self.spec.work_dir).mkdir(parents=True, exist_ok=True)
         self.spec.status_file.unlink(missing_ok=True)
-        if self.spec.postgres_dsn:
+        if self.spec.databases.postgres_dsn:
             prepare_postgres(self.spec)
         self._deadline = time.monotonic() + self.spec.max_seconds
         writers = []
-        if self.spec.postgres_dsn:
+        if self.spec.databases.postgres_dsn:
             writers.append((POSTGRES, self._postgres_writer))
-        if self.spec.mongodb_uri:
+        if self.spec.databases.mongodb_uri:
             writers.append((MONGODB, self._mongodb_writer))
         reasons: dict[str, str] = {}
         self.log.open_for_append()
@@ -295,7 +297,7 @@ def request_stop(spec: LoadSpec) -> None:
 def wait_for_writes(spec: LoadSpec, count: int, since: float = 0.0, timeout_s: float = 120.0,
                     poll_s: float = 0.1) -> dict[str, int]:
     """Block until every enabled writer has count acknowledgements at or after since (epoch seconds)."""
-    enabled = [db for db, on in ((POSTGRES, spec.postgres_dsn), (MONGODB, spec.mongodb_uri)) if on]
+    enabled = [db for db, on in ((POSTGRES, spec.databases.postgres_dsn), (MONGODB, spec.databases.mongodb_uri)) if on]
     deadline = time.monotonic() + timeout_s
     log = AckLog(spec.ack_log)
     counts: dict[str, int] = {}

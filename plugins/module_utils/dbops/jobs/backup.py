@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import capture as mongo_capture
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import dump as mongo_dump
@@ -58,10 +59,8 @@ class BackupRequest:
     repository: RepositoryOptions
     state: str = "present"  # present | list
     kind: str = "base"
-    postgres_dsn: str | None = None
+    databases: DatabaseConnections = field(default_factory=DatabaseConnections)
     pgdata: str | None = None
-    mongodb_uri: str | None = None
-    mongodb_database: str | None = None
     mongodb_consistency: str = "auto"
     compression: str = "zstd"
     compression_level: int | None = None
@@ -158,13 +157,14 @@ def wal_health(repo: Repository, catalog: Catalog, conn=None) -> WalHealth:
 
 
 def _postgres_backup(request: BackupRequest, repo: Repository, catalog: Catalog, result: BackupResult) -> None:
-    with connect(request.postgres_dsn) as conn:
+    dsn = request.databases.require_postgres()
+    with connect(dsn) as conn:
         facts = server_facts(conn)
         _check_cluster(catalog, facts, request.pgdata, request.check_mode)
         if request.kind == "base" and facts.archive_mode == "off":
             raise BackupError("archive_mode is off: a base backup counts only once its WAL is in the archive, and "
                               "this server archives none; run the wal_archiving role first")
-        client = client_connection(request.postgres_dsn)
+        client = client_connection(dsn)
         if request.check_mode:
             if request.kind == "base":
                 argv = pg_basebackup_argv(_base_options(request), client.conninfo, "<staging>", "dbops <id>")
@@ -174,9 +174,9 @@ def _postgres_backup(request: BackupRequest, repo: Repository, catalog: Catalog,
             result.changed = True
             return
         if request.kind == "base":
-            taken = take_base_backup(request.postgres_dsn, repo, facts, _base_options(request))
+            taken = take_base_backup(dsn, repo, facts, _base_options(request))
         else:
-            taken = take_logical_dump(request.postgres_dsn, repo, facts, _logical_options(request))
+            taken = take_logical_dump(dsn, repo, facts, _logical_options(request))
         catalog.add_backup(taken.record)
         _record(result, taken.record, taken.commands)
         if request.kind == "base":
@@ -190,15 +190,15 @@ def _postgres_backup(request: BackupRequest, repo: Repository, catalog: Catalog,
 
 
 def _mongodb_backup(request: BackupRequest, repo: Repository, result: BackupResult) -> None:
-    if not request.mongodb_database:
+    if not request.databases.mongodb_database:
         raise BackupError("mongodb_database is required with mongodb_uri")
+    uri, database = request.databases.require_mongodb()
     if request.check_mode:
-        plan = mongo_dump.plan_dump(request.mongodb_uri, request.mongodb_database,
-                                    consistency=request.mongodb_consistency)
-        result.queries.append(f"mongodump-layout dump of {request.mongodb_database}: {plan}")
+        plan = mongo_dump.plan_dump(uri, database, consistency=request.mongodb_consistency)
+        result.queries.append(f"mongodump-layout dump of {database}: {plan}")
         result.changed = True
         return
-    record = mongo_dump.take_dump(request.mongodb_uri, repo, request.mongodb_database,
+    record = mongo_dump.take_dump(uri, repo, database,
                                   consistency=request.mongodb_consistency, work_dir=request.staging_dir,
                                   register=True)
     result.changed = True
@@ -210,7 +210,7 @@ def _mongodb_backup(request: BackupRequest, repo: Repository, result: BackupResu
                            "size_bytes": record.size_bytes, "cluster_time": record.cluster_time,
                            "collections": record.collections, "counts": record.counts})
     result.warnings.extend(record.warnings)
-    result.mongodb_capture = mongo_capture.capture_status(repo, request.mongodb_database)
+    result.mongodb_capture = mongo_capture.capture_status(repo, database)
 
 
 def _record(result: BackupResult, record: BackupRecord, commands: list[str]) -> None:
@@ -241,8 +241,8 @@ def list_catalog(request: BackupRequest, repo: Repository) -> BackupResult:
     result = BackupResult(catalog=catalog.snapshot())
     conn = None
     try:
-        if request.postgres_dsn:
-            conn = connect(request.postgres_dsn)
+        if request.databases.postgres_dsn:
+            conn = connect(request.databases.postgres_dsn)
         if conn is not None or catalog.backups(engine="postgres"):
             chain, status, warnings = wal_health(repo, catalog, conn)
             result.wal_chain, result.archiver = chain, status
@@ -250,8 +250,8 @@ def list_catalog(request: BackupRequest, repo: Repository) -> BackupResult:
     finally:
         if conn is not None:
             conn.close()
-    if request.mongodb_database:
-        result.mongodb_capture = mongo_capture.capture_status(repo, request.mongodb_database)
+    if request.databases.mongodb_database:
+        result.mongodb_capture = mongo_capture.capture_status(repo, request.databases.mongodb_database)
     if request.keep:
         result.retention = plan_retention(catalog, request.keep).as_dict()
     return result
@@ -265,15 +265,15 @@ def run_backup(request: BackupRequest) -> BackupResult:
         return list_catalog(request, repo)
     if request.state != "present":
         raise BackupError(f"unknown state {request.state!r}: use present or list")
-    if not request.postgres_dsn and not request.mongodb_uri:
+    if not request.databases.postgres_dsn and not request.databases.mongodb_uri:
         raise BackupError("nothing to back up: give postgres_dsn and/or mongodb_uri")
     clock = time.monotonic()
     catalog = Catalog(repo)
     result = BackupResult()
     try:
-        if request.postgres_dsn:
+        if request.databases.postgres_dsn:
             _postgres_backup(request, repo, catalog, result)
-        if request.mongodb_uri:
+        if request.databases.mongodb_uri:
             _mongodb_backup(request, repo, result)
     except BackupError:
         raise

@@ -13,6 +13,7 @@ from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso, utc_now
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import (
     recovery_time as mongo_recovery_time,
@@ -22,6 +23,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup
     planned_statements,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import (
     Catalog,
     RecoveryPointRecord,
@@ -34,9 +36,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.opti
 class RecoveryPointRequest:
     name: str
     repository: RepositoryOptions
-    postgres_dsn: str | None = None
-    mongodb_uri: str | None = None
-    mongodb_database: str | None = None
+    databases: DatabaseConnections
     wait_timeout: float = 300.0
     overwrite: bool = False
     check_mode: bool = False
@@ -66,9 +66,10 @@ def _result_from(point: RecoveryPointRecord, changed: bool, queries: list[str]) 
 
 def create_recovery_point(request: RecoveryPointRequest) -> RecoveryPointResult:
     validate_name(request.name)
-    if not request.postgres_dsn and not request.mongodb_uri:
+    databases = request.databases
+    if not databases.postgres_dsn and not databases.mongodb_uri:
         raise BackupError("a recovery point needs postgres_dsn and/or mongodb_uri")
-    if request.mongodb_uri and not request.mongodb_database:
+    if databases.mongodb_uri and not databases.mongodb_database:
         raise BackupError("mongodb_database is required with mongodb_uri")
     repo = request.repository.open()
     catalog = Catalog(repo)
@@ -80,21 +81,22 @@ def create_recovery_point(request: RecoveryPointRequest) -> RecoveryPointResult:
                                "set overwrite to take a new one under the same name")
         return result
     if request.check_mode:
-        queries = planned_statements(request.name) if request.postgres_dsn else []
-        if request.mongodb_uri:
-            queries.append(f"read the cluster time of {request.mongodb_database} and wait for the change archive")
-        return RecoveryPointResult(changed=True, name=request.name, queries=queries)
+        planned = planned_statements(request.name) if databases.postgres_dsn else []
+        if databases.mongodb_uri:
+            planned.append(f"read the cluster time of {databases.mongodb_database} and wait for the change archive")
+        return RecoveryPointResult(changed=True, name=request.name, queries=planned)
 
     queries: list[str] = []
     created = utc_now()
-    postgres = mongodb = None
+    postgres: dict[str, Any] | None = None
+    mongodb: dict[str, Any] | None = None
     clock = time.monotonic()
     try:
-        if request.postgres_dsn:
-            with connect(request.postgres_dsn) as conn:
+        if databases.postgres_dsn:
+            with connect(databases.postgres_dsn) as conn:
                 postgres = asdict(create_pg_recovery_point(conn, repo, request.name,
                                                            wait_timeout=request.wait_timeout, queries=queries))
-        if request.mongodb_uri:
+        if databases.mongodb_uri:
             remaining = max(request.wait_timeout - (time.monotonic() - clock), 5.0)
             mongodb = _mongodb_point(request, repo, remaining, queries)
     except BackupError:
@@ -107,8 +109,9 @@ def create_recovery_point(request: RecoveryPointRequest) -> RecoveryPointResult:
     return _result_from(point, True, queries)
 
 
-def _mongodb_point(request: RecoveryPointRequest, repo, timeout: float, queries: list[str]) -> dict[str, Any]:
-    record = mongo_recovery_time.take_recovery_time(request.mongodb_uri, repo, request.mongodb_database,
-                                                    timeout_s=timeout)
-    queries.append(f"cluster time of {request.mongodb_database}; change archive flushed past it")
-    return record if isinstance(record, dict) else asdict(record)
+def _mongodb_point(request: RecoveryPointRequest, repo: Repository, timeout: float,
+                   queries: list[str]) -> dict[str, Any]:
+    uri, database = request.databases.require_mongodb()
+    record = mongo_recovery_time.take_recovery_time(uri, repo, database, timeout_s=timeout)
+    queries.append(f"cluster time of {database}; change archive flushed past it")
+    return record

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError, RestoreError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.restore import restore as mongo_restore
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import PgTargetSpec
@@ -18,8 +19,8 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restor
     PgRestore,
     PgRestoreRequest,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import DEFAULT_BIN_DIR
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
 
@@ -27,21 +28,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.opti
 @dataclass(frozen=True)
 class RestoreRequest:
     repository: RepositoryOptions
-    target_name: str | None = None
-    target_time: str | None = None
-    target_lsn: str | None = None
-    target_timeline: str | None = None
+    databases: DatabaseConnections
+    # name and time are the MongoDB target too (unless mongodb_target_timestamp); lsn, timeline, backup_id are
+    # PostgreSQL's only.
+    target: PgTargetSpec = field(default_factory=PgTargetSpec)
     mongodb_target_timestamp: str | None = None
-    backup_id: str | None = None
-    postgres_dsn: str | None = None
-    pgdata: str | None = None
-    pg_bin_dir: str = DEFAULT_BIN_DIR
-    pg_os_user: str | None = None
+    cluster: ClusterOnHost = field(default_factory=lambda: ClusterOnHost(pgdata=""))  # pgdata "": not given
     restore_command: str | None = None
-    log_file: str | None = None
     timeout: float = 1800.0
-    mongodb_uri: str | None = None
-    mongodb_database: str | None = None
     check_mode: bool = False
 
 
@@ -61,30 +55,26 @@ class RestoreResult(JobReport):
 
 
 def run_restore(request: RestoreRequest) -> RestoreResult:
-    targets = [t for t in (request.target_name, request.target_time, request.target_lsn,
-                           request.mongodb_target_timestamp) if t]
+    target, databases = request.target, request.databases
+    targets = [t for t in (target.name, target.time, target.lsn, request.mongodb_target_timestamp) if t]
     if not targets:
         raise RestoreError("give a target: target_name, target_time, target_lsn or mongodb_target_timestamp")
-    if request.target_lsn and request.mongodb_uri and not request.mongodb_target_timestamp:
+    if target.lsn and databases.mongodb_uri and not request.mongodb_target_timestamp:
         raise RestoreError("target_lsn is a PostgreSQL position; for MongoDB also give mongodb_target_timestamp")
-    if not request.postgres_dsn and not request.mongodb_uri:
+    if not databases.postgres_dsn and not databases.mongodb_uri:
         raise RestoreError("nothing to restore: give postgres_dsn (with pgdata) and/or mongodb_uri")
     clock = time.monotonic()
     repo = request.repository.open()
     result = RestoreResult()
 
     pg: PgRestore | None = None
-    mongo_plan: Any = None
-    if request.postgres_dsn and (request.target_name or request.target_time or request.target_lsn):
+    mongo_plan: mongo_restore.RestorePlan | None = None
+    if databases.postgres_dsn and (target.name or target.time or target.lsn):
         pg = PgRestore(PgRestoreRequest(
-            repo=repo, postgres_dsn=request.postgres_dsn,
-            target=PgTargetSpec(name=request.target_name, time=request.target_time, lsn=request.target_lsn,
-                                timeline=request.target_timeline, backup_id=request.backup_id),
-            cluster=ClusterOnHost(pgdata=request.pgdata or "", bin_dir=request.pg_bin_dir,
-                                  os_user=request.pg_os_user, log_file=request.log_file),
+            repo=repo, postgres_dsn=databases.postgres_dsn, target=target, cluster=request.cluster,
             restore_command=request.restore_command, timeout=request.timeout, check_mode=request.check_mode,
         ))
-    if request.mongodb_uri:
+    if databases.mongodb_uri:
         mongo_plan = _plan_mongodb(request, repo)  # validates before PostgreSQL is touched
 
     try:
@@ -123,29 +113,31 @@ def run_restore(request: RestoreRequest) -> RestoreResult:
     return result
 
 
-def _mongodb_target(request: RestoreRequest, repo) -> Any:
+def _mongodb_target(request: RestoreRequest, repo: Repository) -> Any:
     """The MongoDB target: a recovery point's cluster time, an explicit timestamp, or the wall-clock time."""
     if request.mongodb_target_timestamp:
         return request.mongodb_target_timestamp
-    if request.target_name:
-        point = Catalog(repo).get_recovery_point(request.target_name)
+    name = request.target.name
+    if name:
+        point = Catalog(repo).get_recovery_point(name)
         if point is None:
-            raise RestoreError(f"recovery point {request.target_name!r} does not exist in the catalog of "
+            raise RestoreError(f"recovery point {name!r} does not exist in the catalog of "
                                f"{repo.describe()}; nothing was touched")
         if not point.mongodb:
-            raise RestoreError(f"recovery point {request.target_name!r} has no MongoDB position; nothing was touched")
+            raise RestoreError(f"recovery point {name!r} has no MongoDB position; nothing was touched")
         return point.mongodb
-    return {"wall_time": request.target_time}
+    return {"wall_time": request.target.time}
 
 
-def _plan_mongodb(request: RestoreRequest, repo) -> Any:
-    return mongo_restore.plan_restore(request.mongodb_uri, repo, request.mongodb_database,
-                                      _mongodb_target(request, repo))
+def _plan_mongodb(request: RestoreRequest, repo: Repository) -> mongo_restore.RestorePlan:
+    uri, database = request.databases.require_mongodb()
+    return mongo_restore.plan_restore(uri, repo, database, _mongodb_target(request, repo))
 
 
-def _restore_mongodb(request: RestoreRequest, repo, plan: Any) -> dict[str, Any]:
-    outcome = mongo_restore.restore(request.mongodb_uri, repo, request.mongodb_database,
-                                    _mongodb_target(request, repo), check_mode=request.check_mode, plan=plan)
+def _restore_mongodb(request: RestoreRequest, repo: Repository, plan: mongo_restore.RestorePlan) -> dict[str, Any]:
+    uri, database = request.databases.require_mongodb()
+    outcome = mongo_restore.restore(uri, repo, database, _mongodb_target(request, repo),
+                                    check_mode=request.check_mode, plan=plan)
     result = outcome.to_dict()
     result["steps"] = list(plan.actions) if request.check_mode else [f"restored {plan.database} from dump "
                                                                      f"{plan.backup_id}, replayed "

@@ -105,8 +105,8 @@ class Coordinator:
                     outcome.parts[part] = "failed"
                     raise
                 outcome.parts[part] = APPLIED
-            for part in mset.parts():
-                self._executor(part, mset).validate(mset, self.opts)
+            for name in mset.parts():
+                self._executor(name, mset).validate(mset, self.opts)
         except DbopsError as exc:
             outcome.duration_ms = int((time.monotonic() - started) * 1000)
             outcome.status = "failed"
@@ -114,7 +114,7 @@ class Coordinator:
                                     exc.message)
             error = _with_note(exc, note) if note else exc
             outcome.error = str(error)
-            error.outcome = outcome  # type: ignore[attr-defined]
+            error.outcome = outcome
             if error is exc:
                 raise
             raise error from exc
@@ -165,7 +165,7 @@ class Coordinator:
                 done = [p for p in action.parts if outcome.parts[p] == ROLLED_BACK]
                 note = f"already rolled back: {', '.join(done)}" if done else ""
                 error = _with_note(exc, note) if note else exc
-                error.outcome = outcome  # type: ignore[attr-defined]
+                error.outcome = outcome
                 if error is exc:
                     raise
                 raise error from exc

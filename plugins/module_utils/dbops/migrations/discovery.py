@@ -233,8 +233,11 @@ def _up_down_file_sets(ups: dict[str, tuple[str, Path]], downs: dict[str, Path],
         down_path = downs.get(version)
         up_sql = _read(up_path)
         _require_sql(up_sql, up_path, version)
-        down_sql = _read(down_path) if down_path else None
-        hashed = [(up_path.name, up_sql.encode())] + ([(down_path.name, down_sql.encode())] if down_path else [])
+        hashed = [(up_path.name, up_sql.encode())]
+        down_sql: str | None = None
+        if down_path:
+            down_sql = _read(down_path)
+            hashed.append((down_path.name, down_sql.encode()))
         part = _adopted_part(up_sql, down_sql, up_path, down_path, hashed, source_format)
         sets.append(MigrationSet(version=version, slug=slug, path=up_path, manifest=Manifest(description=slug),
                                  postgres=part, source_format=source_format))

@@ -200,9 +200,8 @@ def _execute(plan: Plan, coordinator: Coordinator, result: RunResult) -> None:
         try:
             outcome = coordinator.run(action)
         except DbopsError as exc:
-            outcome = getattr(exc, "outcome", None)
-            if outcome is not None:
-                result.sets.append(asdict(outcome))
+            if exc.outcome is not None:  # set by the coordinator when the set was started
+                result.sets.append(asdict(exc.outcome))
             result.failed = action.version
             raise
         result.sets.append(asdict(outcome))

@@ -56,5 +56,5 @@ class RunResult:
         if error.path is not None:
             error.path = redact(error.path, self.known_secrets)
         error.args = (str(error),)
-        error.result = self  # type: ignore[assignment]  # core declares it None until a run attaches one
+        error.result = self
         return error

@@ -14,33 +14,31 @@ from typing import Any
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
 
+# Only modules are bound here (bson.Timestamp, bson.codec_options.CodecOptions, ... are used through them), so every
+# fallback is the same `name = None` and the names keep the driver's types wherever the driver is installed.
 try:  # guarded: ansible-test's import sanity test loads module_utils without third-party packages
     import bson
+    import bson.codec_options
     import bson.errors
     import bson.json_util
+    import bson.raw_bson
     import pymongo
-    from bson import Timestamp  # noqa: F401  # pylint: disable=unused-import  # the engine's one import of it
-    from bson.codec_options import CodecOptions, DatetimeConversion
-    from bson.raw_bson import RawBSONDocument
     from pymongo import errors as pymongo_errors
 except ImportError:  # pragma: no cover - only where pymongo is missing
-    bson = None
-    pymongo = None
-    Timestamp = None
-    CodecOptions = None
-    DatetimeConversion = None
-    RawBSONDocument = None
-    pymongo_errors = None
+    bson = None  # type: ignore[assignment]
+    pymongo = None  # type: ignore[assignment]
+    pymongo_errors = None  # type: ignore[assignment]
 
 AUTHENTICATION_FAILED = 18
 UNAUTHORIZED = 13
 APP_NAME = "sevenp.dbops"
 
-RAW_CODEC = None if CodecOptions is None else CodecOptions(document_class=RawBSONDocument, tz_aware=True)
+RAW_CODEC = None if bson is None else bson.codec_options.CodecOptions(
+    document_class=bson.raw_bson.RawBSONDocument, tz_aware=True)
 # Decoded documents keep their field order (BSON order matters to MongoDB) and datetimes are timezone-aware.
 # Dates outside Python's range (year > 9999) stay exact instead of failing the decode.
-DOC_CODEC = None if CodecOptions is None else CodecOptions(
-    tz_aware=True, datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+DOC_CODEC: bson.codec_options.CodecOptions[dict[str, Any]] = None if bson is None else bson.codec_options.CodecOptions(
+    tz_aware=True, datetime_conversion=bson.codec_options.DatetimeConversion.DATETIME_AUTO)
 
 # Kept as a name for the modules that import it; the one redaction is core.secrets.redact.
 redact_uri = redact

@@ -10,8 +10,9 @@ the same record for the oplog and change streams (mongodb/backup/topology.py dec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
     UNAUTHORIZED,
@@ -25,7 +26,8 @@ _REPLICA_SET_TXN_WIRE = 7
 _SHARDED_TXN_WIRE = 8
 NO_REPLICATION_ENABLED = 76
 NOT_YET_INITIALIZED = 94
-_MEMBER_STATES = {1: "PRIMARY", 2: "SECONDARY", 7: "ARBITER"}
+# Keyed by what replSetGetStatus says as myState (an int, or anything a recorded reply holds).
+_MEMBER_STATES: Mapping[object, str] = {1: "PRIMARY", 2: "SECONDARY", 7: "ARBITER"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,15 @@ def _error_code(reply: dict[str, Any] | None) -> int | None:
     return int(reply.get("code", -1))
 
 
+class _HelloFields(TypedDict):
+    """The Topology fields every kind of deployment takes from hello (and buildInfo)."""
+
+    writable_primary: bool
+    max_wire_version: int
+    server_version: str | None
+    cluster_time: Any  # a bson Timestamp
+
+
 def classify(hello: dict[str, Any], *, build_info: dict[str, Any] | None = None,
              repl_status: dict[str, Any] | None = None, oplog_probe: dict[str, Any] | None = None) -> Topology:
     """The Topology the server's replies describe; every reply but hello is optional (None: not asked).
@@ -79,10 +90,10 @@ def classify(hello: dict[str, Any], *, build_info: dict[str, Any] | None = None,
     database, or {"first": <oldest entry or None>, "last": <newest or None>} when local.oplog.rs was read, or
     {"ok": 0, "code": ...} when that failed.
     """
-    common = {"writable_primary": bool(hello.get("isWritablePrimary", hello.get("ismaster", False))),
-              "max_wire_version": int(hello.get("maxWireVersion") or 0),
-              "server_version": (build_info or {}).get("version"),
-              "cluster_time": (hello.get("$clusterTime") or {}).get("clusterTime")}
+    common = _HelloFields(writable_primary=bool(hello.get("isWritablePrimary", hello.get("ismaster", False))),
+                          max_wire_version=int(hello.get("maxWireVersion") or 0),
+                          server_version=(build_info or {}).get("version"),
+                          cluster_time=(hello.get("$clusterTime") or {}).get("clusterTime"))
     sessions = hello.get("logicalSessionTimeoutMinutes") is not None
     if hello.get("msg") == "isdbgrid":
         txn = sessions and common["max_wire_version"] >= _SHARDED_TXN_WIRE
@@ -128,7 +139,15 @@ def _replication(hello: dict[str, Any], repl_status: dict[str, Any] | None) -> R
     return kind, set_name, None, notes
 
 
-def _oplog(probe: dict[str, Any] | None, notes: list[str]) -> dict[str, Any]:
+class _OplogFields(TypedDict, total=False):
+    """The Topology fields the oplog probe gives, when it was probed and the oplog could be read."""
+
+    oplog_readable: bool
+    oplog_first: Any  # bson Timestamps
+    oplog_last: Any
+
+
+def _oplog(probe: dict[str, Any] | None, notes: list[str]) -> _OplogFields:
     """Topology fields from the oplog probe (none when it was not probed); what is missing is noted."""
     if probe is None:
         return {}

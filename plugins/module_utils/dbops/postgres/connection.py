@@ -18,8 +18,8 @@ try:  # guarded: ansible-test's import sanity test loads module_utils without th
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 except ImportError:  # pragma: no cover - ansible-test's import sanity runs without psycopg
-    psycopg = None
-    conninfo_to_dict = None
+    psycopg = None  # type: ignore[assignment]
+    conninfo_to_dict = None  # type: ignore[assignment]
 
 APPLICATION_NAME = "sevenp.dbops"
 DEFAULT_CONNECT_TIMEOUT_S = 10
@@ -38,7 +38,7 @@ def require_psycopg() -> Any:
 def _dsn_params(dsn: str) -> dict[str, Any] | None:
     """The DSN's settings, or None when it cannot be parsed (connect() reports that; messages only describe)."""
     try:
-        return conninfo_to_dict(dsn) if conninfo_to_dict else {}
+        return conninfo_to_dict(dsn) if conninfo_to_dict is not None else {}
     except Exception:  # noqa: BLE001 - only for a message
         return None
 

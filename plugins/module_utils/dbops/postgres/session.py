@@ -16,8 +16,8 @@ try:  # guarded: ansible-test's import sanity test loads module_utils without th
     import psycopg
     from psycopg import conninfo as psycopg_conninfo
 except ImportError:  # pragma: no cover - exercised only where psycopg is missing
-    psycopg = None
-    psycopg_conninfo = None
+    psycopg = None  # type: ignore[assignment]
+    psycopg_conninfo = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,11 @@ class ClientConnection:
         require_psycopg()
         params = psycopg_conninfo.conninfo_to_dict(self.conninfo)
         params["dbname"] = dbname
-        return ClientConnection(psycopg_conninfo.make_conninfo(**params), self.password)
+        return ClientConnection(psycopg_conninfo.make_conninfo("", **params), self.password)
 
     def database(self) -> str | None:
         require_psycopg()
-        return psycopg_conninfo.conninfo_to_dict(self.conninfo).get("dbname")
+        return _text(psycopg_conninfo.conninfo_to_dict(self.conninfo).get("dbname"))
 
 
 def client_connection(dsn: str) -> ClientConnection:
@@ -48,7 +48,12 @@ def client_connection(dsn: str) -> ClientConnection:
     except psycopg.ProgrammingError as exc:
         raise ConnectionFailed(f"invalid postgres_dsn: {exc}") from exc
     password = params.pop("password", None)
-    return ClientConnection(psycopg_conninfo.make_conninfo(**params), password)
+    return ClientConnection(psycopg_conninfo.make_conninfo("", **params), _text(password))
+
+
+def _text(value: str | int | None) -> str | None:
+    """A conninfo setting as text: psycopg types the values str | int | None, a parsed string only yields str."""
+    return None if value is None else str(value)
 
 
 def query_one(conn, sql: str, params: tuple = ()) -> tuple:

@@ -8,6 +8,7 @@ business (local.py: a sidecar file; s3.py: object metadata); how it is computed 
 
 from __future__ import annotations
 
+import builtins  # Repository has a method named list: its annotations name the type builtins.list
 import hashlib
 import os
 import tempfile
@@ -144,7 +145,7 @@ class Repository(ABC):
         with tempfile.TemporaryDirectory(prefix="dbops-verify-") as tmp:
             return self.get_file(key, Path(tmp) / "object")
 
-    def put_tree(self, directory: str | os.PathLike[str], key_prefix: str) -> list[ObjectInfo]:
+    def put_tree(self, directory: str | os.PathLike[str], key_prefix: str) -> builtins.list[ObjectInfo]:
         """Upload every regular file under directory to key_prefix/<relative path>, in sorted order."""
         base = Path(directory)
         return [self.put_file(f"{key_prefix}/{path.relative_to(base).as_posix()}", path)

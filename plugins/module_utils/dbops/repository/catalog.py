@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso, utc_now
@@ -41,12 +41,15 @@ FORMAT_VERSION = 1
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-Record = TypeVar("Record")
+if TYPE_CHECKING:  # typeshed's protocol of a dataclass; not importable at run time
+    from _typeshed import DataclassInstance
+
+Record = TypeVar("Record", bound="DataclassInstance")
 
 
 def record_from_dict(cls: type[Record], data: dict[str, Any]) -> Record:
     """A catalog record (a dataclass) from its JSON form; keys a newer version of dbops added are ignored."""
-    known = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+    known = {item.name for item in fields(cls)}
     return cls(**{key: value for key, value in data.items() if key in known})
 
 

@@ -89,7 +89,7 @@ class LocalRepository(Repository):
             self._chown(path)
             _fsync_dir(path.parent)
 
-    def _write_atomic(self, target: Path, fill: Callable[[BinaryIO], None],
+    def _write_atomic(self, target: Path, fill: Callable[[BinaryIO], object],
                       before_replace: Callable[[], None] | None = None) -> None:
         self._makedirs(target.parent)
         fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)

@@ -35,5 +35,6 @@ class RepositoryOptions:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> RepositoryOptions:
-        return cls(url=str(settings.get("repository") or ""),
-                   **{name: settings.get(name) for name in S3_SETTINGS})
+        return cls(url=str(settings.get("repository") or ""), s3_endpoint_url=settings.get("s3_endpoint_url"),
+                   s3_access_key=settings.get("s3_access_key"), s3_secret_key=settings.get("s3_secret_key"),
+                   s3_region=settings.get("s3_region"))

@@ -13,7 +13,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import (
@@ -29,8 +29,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base
 
 # boto3 is imported only when an s3:// repository is opened: the WAL archiver runs once per segment and a local
 # repository should not pay boto3's import time; it also keeps ansible-test's import sanity test happy.
-boto3 = None
-botocore = None
+# Typed Any: boto3 and botocore ship no type information (pyproject: ignore_missing_imports), so that is what
+# mypy makes of them anyway; None until _load_boto() binds them.
+boto3: Any = None
+botocore: Any = None
 
 
 def _load_boto() -> None:

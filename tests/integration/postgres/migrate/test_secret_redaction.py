@@ -60,3 +60,20 @@ def test_passwords_in_statements_and_errors_never_reach_the_ledger(pg_db, migrat
         assert "CREATE USER MAPPING" in stored
     # The log keeps a fingerprint of each statement's original text.
     assert query(pg_db, "SELECT count(*) FROM dbops.migration_log WHERE statement_sha IS NULL") == [(0,)]
+
+
+def test_passwords_never_leave_through_the_result_planned_or_run(pg_db, migrations, role_name):
+    write_set(migrations, "1_role", up=f"CREATE ROLE {role_name} LOGIN PASSWORD '{ROLE_SECRET}';",
+              down=f"DROP ROLE {role_name};")
+    write_set(migrations, "2_link", up=f"""
+        CREATE TABLE link_{role_name} (conn text DEFAULT 'host=h password={MAPPING_SECRET} dbname=d');
+        """, down=f"DROP TABLE link_{role_name};")
+    planned = run(pg_db, migrations, check_mode=True).to_dict()
+    assert planned["queries"], planned
+    applied = run(pg_db, migrations).to_dict()
+    assert applied["applied"] == ["1", "2"]
+    rolled_back = run(pg_db, migrations, state="rolled_back", target="0").to_dict()
+    for result in (planned, applied, rolled_back):
+        text = repr(result)
+        assert ROLE_SECRET not in text and MAPPING_SECRET not in text
+    assert "PASSWORD '********'" in repr(planned) and "password=********" in repr(applied)

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError
@@ -116,20 +117,23 @@ class ChangeCapture:
         self._log = log or (lambda event, data: None)
         # state
         self.mode = ""
-        self.chain_end = None  # end of the newest committed chunk (or the start point): where the next chunk starts
-        self.chain_end_wall = None
-        self.position = None  # every change up to here has been read (buffered or committed)
-        self.position_wall = None
+        # end of the newest committed chunk (or the start point): where the next chunk starts
+        self.chain_end: bson.Timestamp | None = None
+        self.chain_end_wall: datetime | None = None
+        self.position: bson.Timestamp | None = None  # every change up to here has been read (buffered or committed)
+        self.position_wall: datetime | None = None
         self.buffer: list[_Buffered] = []
         self.buffer_bytes = 0
         self.buffer_since = 0.0
         self.token = None
         self.seen_at_position = 0  # entries already taken whose ts equals position
         self.skip_at_position = 0
-        self.tail_floor = None  # the open cursor's entries up to here were read by a bounded query instead
-        self.history_point = None  # resuming is safe while the oldest oplog entry is not after this
+        # the open cursor's entries up to here were read by a bounded query instead
+        self.tail_floor: bson.Timestamp | None = None
+        # resuming is safe while the oldest oplog entry is not after this
+        self.history_point: bson.Timestamp | None = None
         self.fresh = False  # the archive of this database was empty: record where it starts once it is safe
-        self.last_checkpoint = None
+        self.last_checkpoint: bson.Timestamp | None = None
         self.last_checkpoint_at = 0.0
         self.stats = CaptureStats(database=database, mode="")
 

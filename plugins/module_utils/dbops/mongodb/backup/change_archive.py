@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.gzip_bson import gzip_documents
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
     DOC_CODEC,
     bson,
@@ -120,7 +121,7 @@ def encode_chunk(entries_raw: list[bytes]) -> bytes:
 def decode_entries(data: bytes) -> Iterator[dict[str, Any]]:
     require_driver()
     with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as handle:
-        yield from bson.decode_file_iter(handle, codec_options=DOC_CODEC)
+        yield from gzip_documents(handle, DOC_CODEC)
 
 
 def write_chunk(repo: Repository, database: str, start, end, entries_raw: list[bytes], *, first_ts, last_ts,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import Timestamp, require_driver
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import bson, require_driver
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.topology import (
     Topology,
     classify,
@@ -57,7 +57,8 @@ def probe_snapshot_reads(client, database: str, collection: str, newest) -> Snap
     require_driver()
     if newest is None or (newest.time <= 1 and newest.inc <= 1):
         return SnapshotSupport(False, "no write history to probe snapshot reads against")
-    earlier = Timestamp(newest.time, newest.inc - 1) if newest.inc > 1 else Timestamp(newest.time - 1, 2**31)
+    earlier = (bson.Timestamp(newest.time, newest.inc - 1) if newest.inc > 1
+               else bson.Timestamp(newest.time - 1, 2**31))
     reply = reply_or_error(lambda: client[database].command({
         "find": collection, "batchSize": 0, "readConcern": {"level": "snapshot", "atClusterTime": earlier},
     }))

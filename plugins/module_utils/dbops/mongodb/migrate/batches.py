@@ -15,7 +15,7 @@ Each batch's writes, the record of what it touched and its checkpoint are commit
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +89,7 @@ class Writer:
         return merged
 
     def update_one(self, collection: str, filter: dict[str, Any], update: Any, *, upsert: bool = False,
-                   array_filters: list[dict[str, Any]] | None = None) -> None:
+                   array_filters: list[Mapping[str, Any]] | None = None) -> None:
         flt, marked = self._guard(collection, filter)
         self._add(collection, pymongo.UpdateOne(flt, self._marked_update(update) if marked else update,
                                                 upsert=upsert, array_filters=array_filters))

@@ -12,6 +12,7 @@ import ast
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DestructiveChangeRefused
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import RunOptions
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.set_part import mongo_part
 
 _DESTRUCTIVE_CALLS = {"drop": "drop()", "drop_collection": "drop_collection()", "drop_database": "drop_database()",
                       "delete_many": "delete_many()"}
@@ -23,11 +24,15 @@ class _Finder(ast.NodeVisitor):
         self.findings: list[str] = []
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._visit_function(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._visit_function(node)
+
+    def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         if node.name in _UNDO_FUNCTIONS:
             return  # undoing up() is allowed to remove what up() added
         self.generic_visit(node)
-
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
@@ -57,7 +62,8 @@ def refuse_or_allow(mset: MigrationSet, findings: list[str], opts: RunOptions) -
         findings = [*findings, "migration.yml declares destructive: true"]
     if not findings:
         return
+    path = mongo_part(mset).path
     if not opts.allow_destructive:
         raise DestructiveChangeRefused("destructive change refused (allow_destructive is off): "
-                                       + "; ".join(findings), version=mset.version, path=mset.mongodb.path)
-    opts.warnings.append(f"{mset.version} ({mset.mongodb.path}): destructive change allowed: " + "; ".join(findings))
+                                       + "; ".join(findings), version=mset.version, path=path)
+    opts.warnings.append(f"{mset.version} ({path}): destructive change allowed: " + "; ".join(findings))

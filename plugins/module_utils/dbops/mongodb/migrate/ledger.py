@@ -19,6 +19,7 @@ import socket
 from datetime import datetime
 from typing import Any
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFailed
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso, utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import LedgerEntry
@@ -110,7 +111,10 @@ def start(db: Any, *, version: str, name: str, checksum: str, kind: str, run_id:
     update = {"$set": fields, "$push": {"history": {"$each": [{"at": now(), "status": status, "run_id": run_id}],
                                                     "$slice": -HISTORY_KEEP}}}
     write_entry(db, version, update, upsert=True, session=session)
-    return read(db, version)
+    entry = read(db, version)
+    if entry is None:  # upserted just above: only another client deleting it in between gets here
+        raise MigrationFailed(f"the ledger entry of {version} vanished right after it was written", version=version)
+    return entry
 
 
 def set_op(db: Any, version: str, index: int, session: Any = None, **fields: Any) -> None:

@@ -12,6 +12,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connect
     redact_uri,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.python_part import user_line
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.set_part import mongo_part
 
 
 def short_error(exc: BaseException) -> str:
@@ -25,6 +26,7 @@ def short_error(exc: BaseException) -> str:
 def part_error(mset: MigrationSet, exc: BaseException, prefix: str, code_path: Path | None = None) -> DbopsError:
     """exc as an error of the set's MongoDB part; code_path adds the line of mongodb.py where it was raised."""
     where = user_line(exc, code_path) if code_path is not None else ""
+    path = mongo_part(mset).path
     if isinstance(exc, DbopsError):
-        return type(exc)(prefix + exc.message + where, version=mset.version, path=mset.mongodb.path)
-    return MigrationFailed(prefix + short_error(exc) + where, version=mset.version, path=mset.mongodb.path)
+        return type(exc)(prefix + exc.message + where, version=mset.version, path=path)
+    return MigrationFailed(prefix + short_error(exc) + where, version=mset.version, path=path)

@@ -16,6 +16,7 @@ ones continue after their checkpoint) or compensates it (on_partial), from the r
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ValidationFailed
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
@@ -41,13 +42,17 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.lock import DEFAULT_TTL_S
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.part_errors import part_error
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.part_failure import record_quietly
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.part_loader import PartLoader
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.part_loader import (
+    PartLoader,
+    RunnablePart,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.python_part_runner import (
     PythonPartRunner,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.runner_connection import (
     RunnerConnection,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.set_part import mongo_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.validation_checks import (
     failed_checks,
     manifest_checks,
@@ -72,7 +77,7 @@ class MongoPartExecutor:
         self.code = PythonPartRunner(self.conn)
 
     @property
-    def db(self):
+    def db(self) -> Any:  # a pymongo Database
         return self.conn.db
 
     # ---- connection, lock and ledger ---------------------------------------------------------------------------
@@ -118,7 +123,7 @@ class MongoPartExecutor:
             lines, findings = self.yaml.plan(mset, declared, opts)
             checks = declared.checks + checks
         else:
-            lines, findings = self.code.plan(declared, opts), python_findings(mset.mongodb.source)
+            lines, findings = self.code.plan(declared, opts), python_findings(mongo_part(mset).source)
         refuse_or_allow(mset, findings, opts)
         if not opts.check_mode:
             self.parts.runnable(mset, opts)  # a file that fails to load is refused before anything changes
@@ -142,13 +147,14 @@ class MongoPartExecutor:
 
     # ---- apply -----------------------------------------------------------------------------------------------------
 
-    def _start(self, mset: MigrationSet, part, opts: RunOptions) -> tuple[dict, bool]:
+    def _start(self, mset: MigrationSet, part: RunnablePart, opts: RunOptions) -> tuple[dict[str, Any], bool]:
+        declared = mongo_part(mset)
         entry = ledger.read(self.db, mset.version)
         resume = (entry is not None and entry.get("status") in HALF_DONE
-                  and (entry.get("checksum") == mset.mongodb.checksum or opts.allow_drift))
+                  and (entry.get("checksum") == declared.checksum or opts.allow_drift))
         ops = self.yaml.ledger_ops(mset, part, entry if resume else None) if isinstance(part, YamlPart) else None
-        record = ledger.start(self.db, version=mset.version, name=mset.slug, checksum=mset.mongodb.checksum,
-                              kind=mset.mongodb.kind, run_id=opts.run_id, status=RUNNING, ops=ops, resume=resume,
+        record = ledger.start(self.db, version=mset.version, name=mset.slug, checksum=declared.checksum,
+                              kind=declared.kind, run_id=opts.run_id, status=RUNNING, ops=ops, resume=resume,
                               extra=self.conn.run_facts())
         return record, resume
 
@@ -186,7 +192,7 @@ class MongoPartExecutor:
         problems += failed_checks(checks, self.db)
         if problems:
             raise ValidationFailed("MongoDB validation failed: " + "; ".join(problems), version=mset.version,
-                                   path=mset.mongodb.path)
+                                   path=mongo_part(mset).path)
 
     # ---- rollback --------------------------------------------------------------------------------------------------
 
@@ -202,10 +208,10 @@ class MongoPartExecutor:
             # Killed while undoing, the part must not look applied: RUNNING makes the next run resume or compensate.
             ledger.set_status(self.db, mset.version, RUNNING, run_id=opts.run_id, note="rolling back")
         try:
-            if mset.mongodb.kind == "yaml" or (entry is not None and entry.get("kind") == "yaml"):
+            if mongo_part(mset).kind == "yaml" or (entry is not None and entry.get("kind") == "yaml"):
                 self.yaml.undo(mset, opts, queries)
             elif entry is not None:
-                self.code.undo(mset, self.parts.runnable(mset, opts), opts, queries)
+                self.code.undo(mset, self.parts.runnable_code(mset, opts), opts, queries)
         except Exception as exc:
             error = part_error(mset, exc, "rollback failed: ")
             record_quietly(self.db, mset, PARTIAL, opts, error.message)
@@ -216,6 +222,6 @@ class MongoPartExecutor:
         progress.forget_touched(self.db, mset.version)
 
     def record_status(self, migration_set: MigrationSet, status: str, *, error: str | None = None) -> None:
+        part = mongo_part(migration_set)
         ledger.record_status(self.db, version=migration_set.version, name=migration_set.slug,
-                             checksum=migration_set.mongodb.checksum, kind=migration_set.mongodb.kind,
-                             status=status, error=error)
+                             checksum=part.checksum, kind=part.kind, status=status, error=error)

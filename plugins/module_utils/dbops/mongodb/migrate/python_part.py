@@ -78,8 +78,12 @@ def load_python_part(source: str, path: Path, version: str | None) -> PythonPart
         raise MigrationFormatError(f"loading failed: {type(exc).__name__}: {exc}{user_line(exc, path)}",
                                    version=version, path=path) from exc
     functions = {name: _function(module, name, path, version) for name, _required in FUNCTIONS}
-    for name, required in FUNCTIONS:
-        if required and functions[name] is None:  # bound in the file's text, gone after running it
-            raise MigrationFormatError(f"defines no {name}(db, ctx) function once loaded", version=version, path=path)
-    return PythonPart(outline=outline, module=module, up=functions["up"], down=functions["down"],
+    required = {name: _still_defined(name, functions[name], path, version) for name, needed in FUNCTIONS if needed}
+    return PythonPart(outline=outline, module=module, up=required["up"], down=required["down"],
                       validate=functions["validate"])
+
+
+def _still_defined(name: str, fn: Callable[..., Any] | None, path: Path, version: str | None) -> Callable[..., Any]:
+    if fn is None:  # bound in the file's text, gone after running it
+        raise MigrationFormatError(f"defines no {name}(db, ctx) function once loaded", version=version, path=path)
+    return fn

@@ -48,9 +48,9 @@ class PythonPartOutline:
         return "validate" in self.functions
 
 
-def _top_level_bindings(tree: ast.Module) -> dict[str, ast.AST]:
+def _top_level_bindings(tree: ast.Module) -> dict[str, ast.stmt]:
     """name -> the last top-level statement binding it (a def, an assignment, an import)."""
-    bound: dict[str, ast.AST] = {}
+    bound: dict[str, ast.stmt] = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bound[node.name] = node
@@ -73,7 +73,7 @@ def _takes_db_and_ctx(node: ast.FunctionDef) -> bool:
     return required <= 2 and (len(positional) >= 2 or args.vararg is not None) and not required_keywords
 
 
-def _check_function(name: str, node: ast.AST | None, required: bool, path: Path, version: str | None) -> bool:
+def _check_function(name: str, node: ast.stmt | None, required: bool, path: Path, version: str | None) -> bool:
     if node is None:
         if required:
             what = "apply" if name == "up" else "roll back (every code migration needs one)"
@@ -88,7 +88,7 @@ def _check_function(name: str, node: ast.AST | None, required: bool, path: Path,
     return True
 
 
-def _setting_value(setting: Setting, node: ast.AST | None, path: Path, version: str | None) -> Any:
+def _setting_value(setting: Setting, node: ast.stmt | None, path: Path, version: str | None) -> Any:
     if node is None:
         return setting.default
     value_node = getattr(node, "value", None)

@@ -20,6 +20,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connect
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate import ledger
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.batches import BatchEnv
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.lock import RunnerLock
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.set_part import mongo_part
 
 DEFAULT_BATCH_SIZE = 1000
 
@@ -106,7 +107,8 @@ class RunnerConnection:
                     opts.warnings.append(note)
         if not topo.writable_primary:
             raise MigrationFailed(f"the MongoDB server {hosts_of(self.uri)} is not a writable primary; connect to "
-                                  "the replica set (or its primary)", version=mset.version, path=mset.mongodb.path)
+                                  "the replica set (or its primary)", version=mset.version,
+                                  path=mongo_part(mset).path)
 
     def run_facts(self) -> dict[str, Any]:
         """Who and where, for the ledger entry of a part being applied."""

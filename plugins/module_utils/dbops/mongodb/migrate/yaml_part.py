@@ -22,7 +22,7 @@ from typing import Any
 try:  # guarded: ansible-test's import sanity test loads module_utils without PyYAML
     import yaml
 except ImportError:  # pragma: no cover
-    yaml = None
+    yaml = None  # type: ignore[assignment]
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFormatError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.operations.arrays import SplitArray

@@ -28,6 +28,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.runner_connection import (
     RunnerConnection,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.set_part import mongo_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.yaml_part import (
     YamlPart,
     build_operation,
@@ -59,7 +60,8 @@ class YamlPartRunner:
 
     def _done_ops(self, mset: MigrationSet) -> dict[int, dict[str, Any]]:
         entry = ledger.read(self.conn.db, mset.version)
-        if entry is None or entry.get("status") not in HALF_DONE or entry.get("checksum") != mset.mongodb.checksum:
+        if (entry is None or entry.get("status") not in HALF_DONE
+                or entry.get("checksum") != mongo_part(mset).checksum):
             return {}
         return dict(enumerate(entry.get("ops") or []))
 
@@ -86,7 +88,7 @@ class YamlPartRunner:
                 op = build_operation(rec["kind"], from_ejson(rec["args"]))
             except SpecError as exc:  # written by this engine: only a newer engine's record could do this
                 raise MigrationFailed(f"the ledger's record of operation {i + 1} cannot be read: {exc}",
-                                      version=mset.version, path=mset.mongodb.path) from exc
+                                      version=mset.version, path=mongo_part(mset).path) from exc
             ops.append((i, op, rec))
         return ops
 
@@ -103,13 +105,13 @@ class YamlPartRunner:
                 if op.irreversible and rec.get("state") in _UNDOABLE and inverse.get("existed", True):
                     raise IrreversibleMigration(f"cannot roll back: operation {i + 1} ({op.describe()}) destroyed "
                                                 "data; nothing was changed", version=mset.version,
-                                                path=mset.mongodb.path)
+                                                path=mongo_part(mset).path)
             return
         for i, op in enumerate(part.operations if part is not None else []):
             if op.irreversible:
                 raise IrreversibleMigration(f"cannot roll back: operation {i + 1} ({op.describe()}) is "
                                             "irreversible; nothing was changed", version=mset.version,
-                                            path=mset.mongodb.path)
+                                            path=mongo_part(mset).path)
 
     # ---- apply and undo ---------------------------------------------------------------------------------------------
 
@@ -119,7 +121,7 @@ class YamlPartRunner:
         if resumed_entry is not None and len(resumed_entry.get("ops") or []) != len(part.operations):
             raise MigrationFailed("cannot resume: the half-applied part had a different list of operations; "
                                   "compensate it first (on_partial: compensate)", version=mset.version,
-                                  path=mset.mongodb.path)
+                                  path=mongo_part(mset).path)
         return [{"index": i, "kind": kind, "summary": op.describe(), "args": to_ejson(args), "inverse": None,
                  "state": ledger.OP_PENDING}
                 for i, ((kind, args), op) in enumerate(zip(part.raw_operations, part.operations, strict=True))]

@@ -195,9 +195,9 @@ class OplogApplier:
         elif name == "renameCollection":
             self._rename(command, where)
         elif name in ("createIndexes", "commitIndexBuild"):
-            self._create_indexes(command, where)
+            self._create_indexes(command[name], command, where)
         elif name in ("dropIndexes", "deleteIndexes"):
-            self._drop_indexes(command)
+            self._drop_indexes(command[name], command)
         elif name == "collMod":
             self._coll_mod(command, where)
         else:
@@ -242,8 +242,7 @@ class OplogApplier:
                 "before it, or from a dump taken after it"
             )
 
-    def _create_indexes(self, command: dict[str, Any], where: str) -> None:
-        name = command.get("createIndexes") or command.get("commitIndexBuild")
+    def _create_indexes(self, name: str, command: dict[str, Any], where: str) -> None:
         if "indexes" in command:
             specs = list(command["indexes"])
         else:  # mongod: one index per entry, the spec inline
@@ -258,8 +257,7 @@ class OplogApplier:
                 return
             raise
 
-    def _drop_indexes(self, command: dict[str, Any]) -> None:
-        name = command.get("dropIndexes") or command.get("deleteIndexes")
+    def _drop_indexes(self, name: str, command: dict[str, Any]) -> None:
         index = command.get("index")
         self.stats.ddl_collections.add(name)
         names = index if isinstance(index, list) else [index]

@@ -9,14 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import as_utc, parse_iso, to_iso
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
-    Timestamp,
-    require_driver,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import bson, require_driver
 
 _POSITION = re.compile(r"^(\d{1,10})[.:](\d{1,10})$")
 
@@ -32,7 +29,7 @@ def parse_position(text: str):
     if not match:
         raise DbopsError(
             f"invalid MongoDB cluster time {text!r}: expected <seconds>.<increment> or <seconds>:<increment>")
-    return Timestamp(int(match.group(1)), int(match.group(2)))
+    return bson.Timestamp(int(match.group(1)), int(match.group(2)))
 
 
 def ts_to_dict(ts) -> dict[str, int] | None:
@@ -43,7 +40,7 @@ def ts_from_dict(data: dict[str, Any] | None):
     if data is None:
         return None
     require_driver()
-    return Timestamp(int(data["t"]), int(data["i"]))
+    return bson.Timestamp(int(data["t"]), int(data["i"]))
 
 
 def ts_text(ts) -> str:
@@ -52,6 +49,14 @@ def ts_text(ts) -> str:
         return "none"
     moment = datetime.fromtimestamp(ts.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"Timestamp({ts.time}, {ts.inc}) [{moment}]"
+
+
+@overload
+def iso(moment: datetime) -> str: ...
+
+
+@overload
+def iso(moment: None) -> None: ...
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -94,7 +99,7 @@ def parse_target(value: Any) -> RestoreTarget:
     require_driver()
     if isinstance(value, RestoreTarget):
         return value
-    if isinstance(value, Timestamp):
+    if isinstance(value, bson.Timestamp):
         return RestoreTarget(cluster_time=value)
     if isinstance(value, datetime):
         return RestoreTarget(wall_time=aware(value))

@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import RepositoryError, RestoreError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import utc_now
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import connection
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import change_archive as archive
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import dump_layout
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.content_hash import (
@@ -43,16 +45,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.
     require_database_name,
     resolve_repository,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
-    DOC_CODEC,
-    RAW_CODEC,
-    bson,
-    pymongo_errors,
-    require_driver,
-)
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
-    connect_tz_aware as connect,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.gzip_bson import gzip_documents
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.apply import OplogApplier
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.timepoint import (
     RestoreTarget,
@@ -131,7 +124,7 @@ def _starts_before(target: RestoreTarget, record: DumpRecord) -> bool:
     if target.cluster_time is not None:
         return ts_from_dict(record.cluster_time) <= target.cluster_time
     wall = _dump_wall(record)
-    return wall is not None and wall <= target.wall_time
+    return wall is not None and target.wall_time is not None and wall <= target.wall_time
 
 
 def plan_restore(uri: str | None, repository: Repository | str, database: str, target: Any = None, *,
@@ -145,7 +138,7 @@ def plan_restore(uri: str | None, repository: Repository | str, database: str, t
     name of a recovery point in the catalog (its mongodb record is the target). Raises RestoreError, touching
     nothing, when no dump precedes the target or the archive does not reach it.
     """
-    require_driver()
+    connection.require_driver()
     repo = resolve_repository(repository)
     require_database_name(database)
     target_database = require_database_name(target_database or database)
@@ -191,13 +184,8 @@ def plan_restore(uri: str | None, repository: Repository | str, database: str, t
                 f"{repo.describe()} (consistent at {ts_text(ts_from_dict(oldest.cluster_time))}, "
                 f"{oldest.cluster_wall}); nothing was touched"
             )
-        chosen, coverage = None, None
-        for record in reversed(before):
-            candidate = coverage_of(record)
-            if _reaches(resolved, candidate):
-                chosen, coverage = record, candidate
-                break
-        if chosen is None:
+        reaching = _newest_reaching(before, resolved, coverage_of)
+        if reaching is None:
             best = coverage_of(before[-1])
             reach = ts_text(best.end) + (f", wall clock {iso(best.end_wall)}" if best.end_wall else "")
             gap = (f"; the archive has a gap after {ts_text(best.gap_after)}" if best.gap_after is not None else "")
@@ -205,6 +193,7 @@ def plan_restore(uri: str | None, repository: Repository | str, database: str, t
                 f"cannot restore {database} to {resolved.describe()}: it is after the newest archived change "
                 f"(the change archive from dump {before[-1].backup_id} reaches {reach}{gap}); nothing was touched"
             )
+        chosen, coverage = reaching
     needed = []
     if coverage is not None and resolved is not None:
         for chunk in coverage.chunks:
@@ -228,18 +217,29 @@ def plan_restore(uri: str | None, repository: Repository | str, database: str, t
         ("move the collections of " if existing == "move_aside" else "drop the collections of ")
         + f"{target_database} aside, then rename the staging collections into it",
     ]
-    if uri is not None or client is not None:
-        own = client is None
-        client = client or connect(uri)
+    if client is not None:
+        plan.target_collections = _user_collections(client, target_database)[0]
+    elif uri is not None:
+        own_client = connection.connect_tz_aware(uri)
         try:
-            plan.target_collections = _user_collections(client, target_database)[0]
+            plan.target_collections = _user_collections(own_client, target_database)[0]
         finally:
-            if own:
-                client.close()
-        if existing == "fail" and plan.target_collections:
-            raise RestoreError(f"database {target_database} already has collections {plan.target_collections[:5]} "
-                               "and existing=fail; nothing was touched")
+            own_client.close()
+    if existing == "fail" and plan.target_collections:
+        raise RestoreError(f"database {target_database} already has collections {plan.target_collections[:5]} "
+                           "and existing=fail; nothing was touched")
     return plan
+
+
+def _newest_reaching(dumps: list[DumpRecord], target: RestoreTarget,
+                     coverage_of: Callable[[DumpRecord], archive.Coverage],
+                     ) -> tuple[DumpRecord, archive.Coverage] | None:
+    """The newest of dumps whose change archive reaches target, with that archive coverage; None if none does."""
+    for record in reversed(dumps):
+        coverage = coverage_of(record)
+        if _reaches(target, coverage):
+            return record, coverage
+    return None
 
 
 # ----------------------------------------------------------------------------------------------------- fetch
@@ -286,7 +286,7 @@ def _fetch(repo: Repository, plan: RestorePlan, record: DumpRecord, work: Path) 
             _count_bson(root / dump_layout.OPLOG_FILE)
         for path in chunk_files:
             _count_bson(path)
-    except (OSError, EOFError, ValueError, bson.errors.InvalidBSON) as exc:
+    except (OSError, EOFError, ValueError, connection.bson.errors.InvalidBSON) as exc:
         raise RestoreError(f"a file of backup {record.backup_id} is unreadable: {exc}; nothing was touched") from exc
     missing = set(record.collections) - set(metadata)
     if missing:
@@ -296,12 +296,12 @@ def _fetch(repo: Repository, plan: RestorePlan, record: DumpRecord, work: Path) 
 
 def _count_bson(path: Path) -> int:
     with gzip.open(path, "rb") as handle:
-        return sum(1 for _document in bson.decode_file_iter(handle, codec_options=RAW_CODEC))
+        return sum(1 for _document in gzip_documents(handle, connection.RAW_CODEC))
 
 
 def _entries(path: Path):
     with gzip.open(path, "rb") as handle:
-        yield from bson.decode_file_iter(handle, codec_options=DOC_CODEC)
+        yield from gzip_documents(handle, connection.DOC_CODEC)
 
 
 # --------------------------------------------------------------------------------------------------- restore
@@ -340,7 +340,7 @@ def restore(uri: str, repository: Repository | str, database: str, target: Any =
     "fail" (refuse when the target database has collections). check_mode: plan, read, never write. plan: a
     RestorePlan from plan_restore() to carry out (then target/backup_id/... are taken from it).
     """
-    require_driver()
+    connection.require_driver()
     started = time.monotonic()
     repo = resolve_repository(repository)
     if plan is None:
@@ -352,7 +352,7 @@ def restore(uri: str, repository: Repository | str, database: str, target: Any =
     record = next(d for d in dump_records(repo, database) if d.backup_id == plan.backup_id)
     restore_id = _restore_id(plan)
     own = client is None
-    client = client or connect(uri)
+    client = client or connection.connect_tz_aware(uri)
     try:
         journal = client[JOURNAL_DB][JOURNAL_COLLECTION]
         state = journal.find_one({"_id": plan.target_database}) or {}
@@ -376,7 +376,7 @@ def restore(uri: str, repository: Repository | str, database: str, target: Any =
         moved = _swap(client, plan, outcome, journal)
         final = journal.find_one({"_id": plan.target_database}) or outcome
         return _result(True, plan, final, started, moved=moved)
-    except pymongo_errors.PyMongoError as exc:
+    except connection.pymongo_errors.PyMongoError as exc:
         raise RestoreError(f"restore of {database} into {plan.target_database} failed: {exc}") from exc
     finally:
         if own:
@@ -426,7 +426,7 @@ def _build_staging(client, plan: RestorePlan, record: DumpRecord, fetched: _Fetc
             clean = [{k: v for k, v in spec.items() if k not in ("ns",)} for spec in specs]
             try:
                 sdb.command({"createIndexes": name, "indexes": clean})
-            except pymongo_errors.OperationFailure as exc:
+            except connection.pymongo_errors.OperationFailure as exc:
                 raise RestoreError(f"index build on {name} failed while restoring backup {record.backup_id}: "
                                    f"{exc}; target database untouched, staging kept in {staging}") from exc
     if record.consistency == "snapshot":
@@ -503,7 +503,7 @@ def _load_documents(collection, path: Path) -> int:
             return
         try:
             collection.insert_many(batch, ordered=False, bypass_document_validation=True)
-        except pymongo_errors.BulkWriteError as exc:
+        except connection.pymongo_errors.BulkWriteError as exc:
             # A fuzzy read can return a document twice; the later copy wins, as it would in mongorestore.
             errors = exc.details.get("writeErrors", [])
             if any(err.get("code") != 11000 for err in errors):
@@ -514,7 +514,7 @@ def _load_documents(collection, path: Path) -> int:
         batch.clear()
 
     with gzip.open(path, "rb") as handle:
-        for doc in bson.decode_file_iter(handle, codec_options=RAW_CODEC):
+        for doc in gzip_documents(handle, connection.RAW_CODEC):
             batch.append(doc)
             count += 1
             if len(batch) >= INSERT_BATCH:
@@ -531,11 +531,11 @@ def _views_json(views: list[dict[str, Any]]) -> str:
         definitions.append({"name": meta["collectionName"], "viewOn": options.get("viewOn"),
                             "pipeline": options.get("pipeline", []),
                             **({"collation": options["collation"]} if "collation" in options else {})})
-    return bson.json_util.dumps(definitions, json_options=bson.json_util.CANONICAL_JSON_OPTIONS)
+    return connection.bson.json_util.dumps(definitions, json_options=connection.bson.json_util.CANONICAL_JSON_OPTIONS)
 
 
 def _views_from_json(text: str | None) -> list[dict[str, Any]]:
-    return list(bson.json_util.loads(text)) if text else []
+    return list(connection.bson.json_util.loads(text)) if text else []
 
 
 def _verify(client, staging: str, fetched: _Fetched, collections: list[str], base_counts: dict[str, int],
@@ -638,7 +638,7 @@ def _move(client, source_db: str, target_db: str, name: str, *, by_copy: bool) -
     target.drop_collection(name)
     target.command({"create": name, **dict(info.get("options") or {})})
     batch: list[Any] = []
-    for doc in source.get_collection(name, codec_options=RAW_CODEC).find({}, batch_size=INSERT_BATCH):
+    for doc in source.get_collection(name, codec_options=connection.RAW_CODEC).find({}, batch_size=INSERT_BATCH):
         batch.append(doc)
         if len(batch) >= INSERT_BATCH:
             target[name].insert_many(batch, bypass_document_validation=True)
@@ -655,7 +655,7 @@ def _move(client, source_db: str, target_db: str, name: str, *, by_copy: bool) -
 def _rename(client, source: str, target: str) -> None:
     try:
         client.admin.command("renameCollection", source, to=target, dropTarget=False)
-    except pymongo_errors.OperationFailure as exc:
+    except connection.pymongo_errors.OperationFailure as exc:
         raise RestoreError(f"cannot move {source} to {target}: {exc}") from exc
 
 

@@ -55,7 +55,7 @@ class BackupRun:
         objects = [{"key": info.key, "size": info.size, "sha256": info.sha256} for info in stored]
         record = BackupRecord(backup_id=self.backup_id, engine="postgres", kind=self.kind,
                               started_at=to_iso(self.started), finished_at=to_iso(utc_now()),
-                              size_bytes=sum(item["size"] for item in objects), objects=objects, details=details,
+                              size_bytes=sum(info.size for info in stored), objects=objects, details=details,
                               **positions)
         return TakenBackup(record=record, commands=self.commands,
                            duration_ms=int((time.monotonic() - self.clock) * 1000))

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup import tar_archive
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.piped_process import (
+    PipedProcess,
+    start_piped,
+)
 
 # The engine runs the decompressors itself (it has no AnsibleModule and its run_command).
 # pylint: disable=ansible-bad-function
@@ -88,21 +92,19 @@ def _digest(algorithm: str):
                          "take the backup with SHA256 manifest checksums") from exc
 
 
-def _decompressed(archive: Path) -> subprocess.Popen | None:
+def _decompressed(archive: Path) -> PipedProcess | None:
     method = tar_archive.suffix_of(archive.name)
     if method == "none":
         return None
     tool = "zstd" if method == "zstd" else "lz4"
-    # pylint: disable-next=consider-using-with
-    return subprocess.Popen([tar_archive.tool(tool), "-d", "-c", "-q", str(archive)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return start_piped([tar_archive.tool(tool), "-d", "-c", "-q", str(archive)])
 
 
 def check_archive(archive: Path, entries: dict[str, ManifestEntry], seen: set[str]) -> None:
     """Stream one tar of the backup and compare each regular file with its manifest entry."""
     prefix = _prefix_of(archive)
     producer = _decompressed(archive)
-    stream = producer.stdout if producer else archive.open("rb")  # pylint: disable=consider-using-with
+    stream: IO[bytes] = producer.stdout if producer else archive.open("rb")  # pylint: disable=consider-using-with
     try:
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
@@ -119,6 +121,8 @@ def check_archive(archive: Path, entries: dict[str, ManifestEntry], seen: set[st
                     raise DbopsError(f"{archive.name}: {path} has size {member.size}, the manifest says {entry.size}")
                 digest = _digest(entry.algorithm)
                 handle = tar.extractfile(member)
+                if handle is None:  # only for members that are not regular files, skipped above
+                    raise DbopsError(f"{archive.name}: {path} cannot be read from the tar stream")
                 while True:
                     chunk = handle.read(CHUNK)
                     if not chunk:
@@ -131,18 +135,18 @@ def check_archive(archive: Path, entries: dict[str, ManifestEntry], seen: set[st
             # Read to the end so the decompressor's own integrity check (zstd frame checksum) has run.
             while producer.stdout.read(CHUNK):
                 pass
-            producer.wait()
+            producer.process.wait()
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise DbopsError(f"{archive.name}: unreadable tar stream: {exc}") from exc
     finally:
         if producer:
             producer.stdout.close()
-            if producer.poll() is None:
-                producer.kill()
-            producer.wait()
+            if producer.process.poll() is None:
+                producer.process.kill()
+            producer.process.wait()
         else:
             stream.close()
-    if producer and producer.returncode != 0:
+    if producer and producer.process.returncode != 0:
         raise DbopsError(f"{archive.name}: decompression failed: {producer.stderr.read().decode(errors='replace')}")
 
 

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.piped_process import start_piped
 
 # The engine runs PostgreSQL's and the compressors' programs itself (it has no AnsibleModule and its
 # run_command), so ansible-test's advice to use run_command does not apply here.
@@ -68,10 +69,10 @@ def extract(archive: Path, destination: Path) -> None:
         return
     decompress = [_tool("zstd"), "-d", "-c", "-q", str(archive)] if method == "zstd" else \
         [_tool("lz4"), "-d", "-c", "-q", str(archive)]
-    producer = subprocess.Popen(decompress, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    producer = start_piped(decompress)
     consumer = subprocess.run(tar, stdin=producer.stdout, capture_output=True, text=True, check=False)
     producer.stdout.close()
     producer_err = producer.stderr.read().decode(errors="replace")
-    producer.wait()
-    if producer.returncode != 0 or consumer.returncode != 0:
+    producer.process.wait()
+    if producer.process.returncode != 0 or consumer.returncode != 0:
         raise DbopsError(f"extracting {archive.name} failed: {(producer_err + consumer.stderr).strip()}")

@@ -10,7 +10,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
 try:
     from psycopg import errors as pg_errors
 except ImportError:  # pragma: no cover
-    pg_errors = None
+    pg_errors = None  # type: ignore[assignment]
 
 # A fixed 64-bit key derived from the collection's name, so unrelated advisory locks do not collide with ours.
 RUNNER_LOCK_KEY = int.from_bytes(hashlib.sha256(b"sevenp.dbops:migration-runner").digest()[:8], "big", signed=True)

@@ -17,7 +17,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.mode
 try:
     from psycopg import sql
 except ImportError:  # pragma: no cover
-    sql = None
+    sql = None  # type: ignore[assignment]
 
 
 @dataclass

@@ -11,12 +11,13 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.error_text import pg_message
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import with_lock_retry
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_session import PartSession
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_execution import now
 
 try:
     import psycopg
 except ImportError:  # pragma: no cover
-    psycopg = None
+    psycopg = None  # type: ignore[assignment]
 
 
 def batch_size(item: Backfill, opts: RunOptions) -> int:
@@ -25,11 +26,11 @@ def batch_size(item: Backfill, opts: RunOptions) -> int:
 
 
 def planned_backfills(mset: MigrationSet, opts: RunOptions) -> list[str]:
-    return [backfill.describe(item, batch_size(item, opts)) for item in mset.postgres.backfill]
+    return [backfill.describe(item, batch_size(item, opts)) for item in postgres_part(mset).backfill]
 
 
 def run_backfills(session: PartSession, mset: MigrationSet, opts: RunOptions, queries: list[str]) -> None:
-    for item in mset.postgres.backfill:
+    for item in postgres_part(mset).backfill:
         _run_backfill(session, mset, item, opts)
         queries.append(backfill.describe(item, batch_size(item, opts)))
 
@@ -37,7 +38,7 @@ def run_backfills(session: PartSession, mset: MigrationSet, opts: RunOptions, qu
 def _run_backfill(session: PartSession, mset: MigrationSet, item: Backfill, opts: RunOptions) -> None:
     size = batch_size(item, opts)
     described = backfill.describe(item, size)
-    session.timeouts.for_session(mset.postgres, opts)
+    session.timeouts.for_session(postgres_part(mset), opts)
     started = now()
     t0 = time.perf_counter()
 

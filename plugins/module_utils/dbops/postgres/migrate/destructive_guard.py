@@ -119,7 +119,7 @@ def _node_findings(stmt: Statement, lookup: ColumnLookup | None, warnings: list[
     kind, node = stmt.node_type, stmt.node_body
     found = []
     if kind == "DropStmt":
-        label = {"OBJECT_TABLE": "DROP TABLE", "OBJECT_SCHEMA": "DROP SCHEMA"}.get(node.get("removeType"))
+        label = {"OBJECT_TABLE": "DROP TABLE", "OBJECT_SCHEMA": "DROP SCHEMA"}.get(node.get("removeType", ""))
         if label:
             names = ", ".join(_object_name(obj) for obj in node.get("objects", ()))
             found.append(Finding(stmt, f"{label} {names}"))

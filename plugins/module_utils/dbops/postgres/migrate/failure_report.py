@@ -20,6 +20,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import is_lock_failure
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_files import part_path
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_session import PartSession
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.session_timeouts import (
     lock_timeout_ms,
 )
@@ -34,7 +35,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 try:
     import psycopg
 except ImportError:  # pragma: no cover
-    psycopg = None
+    psycopg = None  # type: ignore[assignment]
 
 
 def as_error(mset: MigrationSet, direction: str, exc: BaseException, opts: RunOptions) -> DbopsError:
@@ -49,7 +50,7 @@ def as_error(mset: MigrationSet, direction: str, exc: BaseException, opts: RunOp
                f"{redact(first_words(stmt.sql))})"
         if is_lock_failure(exc.error):
             return MigrationFailed(
-                f"{what} could not get its lock within lock_timeout {lock_timeout_ms(mset.postgres, opts)}ms "
+                f"{what} could not get its lock within lock_timeout {lock_timeout_ms(postgres_part(mset), opts)}ms "
                 f"after {opts.ddl_retries + 1} attempts: {pg_message(exc.error)}", version=mset.version, path=path)
         return MigrationFailed(f"{what} failed: {pg_message(exc.error)}", version=mset.version, path=path)
     if psycopg is not None and isinstance(exc, psycopg.Error):
@@ -98,7 +99,7 @@ def _partial_note(mset: MigrationSet, direction: str, statements: list[Statement
     if direction == "down":
         return (f"the rollback stopped part-way and the set is now partial: {committed}; a rerun with state "
                 f"rolled_back {resume}")
-    if mset.postgres.down_sql is None:
+    if postgres_part(mset).down_sql is None:
         undo = "on_partial: compensate cannot undo it (the set has no down SQL): repair by hand"
     else:
         undo = f"with on_partial: compensate a rerun undoes it with {part_path(mset, 'down')} instead"

@@ -14,7 +14,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 try:
     from psycopg import sql
 except ImportError:  # pragma: no cover
-    sql = None
+    sql = None  # type: ignore[assignment]
 
 INDEX_REASONS = ("CREATE INDEX CONCURRENTLY", "REINDEX CONCURRENTLY")
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 try:
     from psycopg import errors as pg_errors
 except ImportError:  # pragma: no cover
-    pg_errors = None
+    pg_errors = None  # type: ignore[assignment]
 
 T = TypeVar("T")
 

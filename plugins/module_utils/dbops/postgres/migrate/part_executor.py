@@ -38,6 +38,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_files import part_path
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_session import PartSession
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.segment_runner import (
     SegmentRunner,
     needs_segments,
@@ -52,7 +53,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 try:
     import psycopg
 except ImportError:  # pragma: no cover
-    psycopg = None
+    psycopg = None  # type: ignore[assignment]
 
 # Kept importable from here: tests and older callers use these names.
 statement_sha = ledger.statement_sha
@@ -113,6 +114,11 @@ class PostgresPartExecutor:
             self._locked = False
             advisory_lock.release(self.conn)
 
+    def _connected_session(self) -> PartSession:
+        if self._session is None:
+            raise MigrationFailed("the PostgreSQL executor is not connected: connect() must run before a part runs")
+        return self._session
+
     def _ensure_ledger(self) -> None:
         """Create the ledger on first use (never in check mode: only apply/rollback/record_status call this)."""
         if not self._ledger_ready:
@@ -143,7 +149,7 @@ class PostgresPartExecutor:
 
     def plan_apply(self, migration_set: MigrationSet, opts: RunOptions) -> list[str]:
         self._report_pending_layout(opts)
-        part = migration_set.postgres
+        part = postgres_part(migration_set)
         statements = self.statements(migration_set, "up", opts)
         if self._done_for_plan(migration_set.version, "down"):
             raise MigrationFailed("a rollback of this set stopped part-way (some of postgres.down.sql ran): run the "
@@ -193,9 +199,10 @@ class PostgresPartExecutor:
     def _run(self, mset: MigrationSet, direction: str, opts: RunOptions, queries: list[str]) -> None:
         self._ensure_ledger()
         statements = self.statements(mset, direction, opts)
-        if needs_segments(mset.postgres, statements, direction):
-            SegmentRunner(self._session, mset, direction, opts).run(statements, queries)
-        elif run_in_one_transaction(self._session, mset, statements, direction, opts, queries):
+        session = self._connected_session()
+        if needs_segments(postgres_part(mset), statements, direction):
+            SegmentRunner(session, mset, direction, opts).run(statements, queries)
+        elif run_in_one_transaction(session, mset, statements, direction, opts, queries):
             self._verified.add(mset.version)
 
     def record_status(self, migration_set: MigrationSet, status: str, *, error: str | None = None) -> None:
@@ -203,7 +210,8 @@ class PostgresPartExecutor:
             self._ensure_ledger()
             if not ledger.set_status(self.conn, migration_set.version, status, error):
                 ledger.record_status(self.conn, version=migration_set.version, name=migration_set.slug,
-                                     checksum=migration_set.postgres.checksum, status=status, run_id="-", error=error)
+                                     checksum=postgres_part(migration_set).checksum, status=status, run_id="-",
+                                     error=error)
         except psycopg.Error as exc:
             raise MigrationFailed(f"cannot record status {status} in the ledger: {pg_message(exc)}",
                                   version=migration_set.version) from exc

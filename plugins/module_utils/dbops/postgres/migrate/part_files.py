@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 
 
-def part_path(mset: MigrationSet, direction: str) -> str:
+def part_path(mset: MigrationSet, direction: str) -> Path:
     """The file of "up", "down" or "verify" (the set's manifest or directory when the part is inline)."""
-    part = mset.postgres
+    part = postgres_part(mset)
     if direction == "down":
         return part.down_path or mset.path
     if direction == "verify":

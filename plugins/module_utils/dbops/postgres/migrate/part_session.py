@@ -9,6 +9,7 @@ from typing import Any
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import RunOptions
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.session_timeouts import (
     SessionTimeouts,
 )
@@ -16,7 +17,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 try:
     import psycopg
 except ImportError:  # pragma: no cover
-    psycopg = None
+    psycopg = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -42,6 +43,6 @@ class PartSession:
     def record(self, mset: MigrationSet, status: str, opts: RunOptions, *, error: str | None = None,
                duration_ms: int | None = None, finished: bool = False, keep_started: bool = False) -> None:
         """The set's row in dbops.schema_migrations."""
-        ledger.record_status(self.conn, version=mset.version, name=mset.slug, checksum=mset.postgres.checksum,
+        ledger.record_status(self.conn, version=mset.version, name=mset.slug, checksum=postgres_part(mset).checksum,
                              status=status, run_id=opts.run_id, error=error, duration_ms=duration_ms,
                              finished=finished, keep_started=keep_started)

@@ -31,6 +31,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import with_lock_retry
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_files import part_path
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_session import PartSession
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.sql_splitter import Statement
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_execution import (
     StatementFailed,
@@ -41,7 +42,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 try:
     import psycopg
 except ImportError:  # pragma: no cover
-    psycopg = None
+    psycopg = None  # type: ignore[assignment]
 
 
 def needs_segments(part: PostgresPart, statements: list[Statement], direction: str) -> bool:
@@ -75,6 +76,7 @@ class SegmentRunner:
         self.session = session
         self.conn = session.conn
         self.mset = mset
+        self.part = postgres_part(mset)
         self.direction = direction
         self.opts = opts
         self.log: list[ledger.LogEntry] = []
@@ -88,7 +90,7 @@ class SegmentRunner:
             # Killed part-way, the part is neither applied nor rolled back: the ledger must not say "applied".
             self.session.record(self.mset, RUNNING, self.opts, error="rollback in progress", keep_started=True)
         try:
-            for transactional, group in segments(self.mset.postgres, statements):
+            for transactional, group in segments(self.part, statements):
                 todo = [s for s in group if not (s.index in progress and progress[s.index].status == "done")]
                 if not todo:
                     continue
@@ -145,7 +147,7 @@ class SegmentRunner:
 
         def attempt(number: int) -> None:
             attempt_log: list[ledger.LogEntry] = []
-            self.session.timeouts.begin(self.mset.postgres, self.opts)
+            self.session.timeouts.begin(self.part, self.opts)
             try:
                 for stmt in group:
                     execute_logged(self.conn, self.mset.version, stmt, self.direction, number, attempt_log)
@@ -164,9 +166,9 @@ class SegmentRunner:
     def _run_alone(self, stmt: Statement, previous: ledger.ProgressRow | None) -> None:
         """A statement that cannot run in a transaction block: autocommit, progress marked before and after."""
         # A "running" row: the runner died while this statement ran; clean up what a half-done index build left.
-        interrupted = previous is not None and previous.status == "running"
-        if interrupted and recover_interrupted_build(self.conn, stmt, previous.invalid_before, self.opts.warnings,
-                                                     self.mset.version):
+        interrupted = previous if previous is not None and previous.status == "running" else None
+        if interrupted is not None and recover_interrupted_build(self.conn, stmt, interrupted.invalid_before,
+                                                                 self.opts.warnings, self.mset.version):
             self._mark_done(stmt, [ledger.LogEntry(self.mset.version, self.direction, stmt.index, stmt.sql, "ok",
                                                    now(), 0.0, 1, "found complete after an interrupted run")])
             return
@@ -176,7 +178,7 @@ class SegmentRunner:
         attempts: list[ledger.LogEntry] = []
 
         def attempt(number: int) -> None:
-            self.session.timeouts.for_session(self.mset.postgres, self.opts)
+            self.session.timeouts.for_session(self.part, self.opts)
             try:
                 execute_logged(self.conn, self.mset.version, stmt, self.direction, number, attempts)
             except StatementFailed:

@@ -14,7 +14,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part
 try:
     from psycopg import sql
 except ImportError:  # pragma: no cover
-    sql = None
+    sql = None  # type: ignore[assignment]
 
 
 def lock_timeout_ms(part: PostgresPart, opts: RunOptions) -> int:
@@ -35,7 +35,7 @@ class SessionTimeouts:
             # the ROLLBACK before a retry.
             self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{opts.lock_timeout_ms}ms")))
             self._session_lock_ms = opts.lock_timeout_ms
-        parts = [sql.SQL("BEGIN")]
+        parts: list[sql.Composable] = [sql.SQL("BEGIN")]
         if part.options.lock_timeout_ms is not None:
             parts.append(sql.SQL("SET LOCAL lock_timeout = {}").format(
                 sql.Literal(f"{part.options.lock_timeout_ms}ms")))

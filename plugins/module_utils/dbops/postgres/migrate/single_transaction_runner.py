@@ -20,6 +20,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import with_lock_retry
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_session import PartSession
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.sql_splitter import Statement
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_execution import (
     execute_logged,
@@ -30,7 +31,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 def run_in_one_transaction(session: PartSession, mset: MigrationSet, statements: list[Statement], direction: str,
                            opts: RunOptions, queries: list[str]) -> bool:
     """Run the part; True when its verification ran (and passed) inside the transaction."""
-    part = mset.postgres
+    part = postgres_part(mset)
     conn = session.conn
     verify = bool(part.verify_sql) and direction == "up"
     earlier_attempts: list[ledger.LogEntry] = []

@@ -20,8 +20,8 @@ try:
     import pglast
     from pglast.parser import parse_sql_json
 except ImportError:  # pragma: no cover - ansible-test's import sanity runs without pglast
-    pglast = None
-    parse_sql_json = None
+    pglast = None  # type: ignore[assignment]
+    parse_sql_json = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,8 @@ def _first_token_offset(text: str, offset: int) -> int:
     """Offset of the first character after offset that is neither whitespace nor inside a comment."""
     n = len(text)
     while True:
-        offset = _SPACE.match(text, offset).end()
+        space = _SPACE.match(text, offset)
+        offset = space.end() if space else offset  # \s* always matches; the else only satisfies the type
         if text.startswith("--", offset):
             newline = text.find("\n", offset)
             offset = n if newline < 0 else newline + 1
@@ -337,7 +338,7 @@ def _split_statements(text: str) -> list[Statement]:
     parsed = _parse_with_pglast(text)
     spans = parsed if parsed is not None else [(s, e, None) for s, e in _split_with_tokenizer(text)]
     lines = _LineIndex(text)
-    statements = []
+    statements: list[Statement] = []
     for start, end, node in spans:
         sql, offset = _trimmed(text, start, end)
         if node is None and not _has_sql(sql):

@@ -6,6 +6,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import RunOptions
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_files import part_path
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.sql_splitter import (
     Statement,
     first_words,
@@ -28,7 +29,7 @@ class StatementCache:
 
 
 def _statements(mset: MigrationSet, direction: str, opts: RunOptions) -> list[Statement]:
-    part = mset.postgres
+    part = postgres_part(mset)
     text = part.up_sql if direction == "up" else (part.down_sql or "")
     statements = []
     for stmt in split_statements(text):

@@ -14,7 +14,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 try:
     import psycopg
 except ImportError:  # pragma: no cover
-    psycopg = None
+    psycopg = None  # type: ignore[assignment]
 
 
 class StatementFailed(Exception):

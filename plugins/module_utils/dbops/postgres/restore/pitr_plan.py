@@ -52,6 +52,12 @@ class PgTarget:
         """The unique name of the restore point in the WAL (the user's name repeats across drills)."""
         return self.point.postgres["internal_name"] if self.point and self.point.postgres else None
 
+    def wall_time(self) -> datetime:
+        """The moment to recover to; only a target without an LSN is decided by it (a time target has one)."""
+        if self.moment is None:
+            raise RestoreError(f"{self.describe()} has no time to recover to")
+        return self.moment
+
     def describe(self) -> str:
         if self.kind == "name":
             return f"recovery point {self.value!r} (LSN {format_lsn(self.lsn or 0)})"
@@ -64,7 +70,7 @@ class PgTarget:
             result["recovery_target_name"] = self.internal_name or self.value
         elif self.kind == "time":
             # PostgreSQL's recovery_target_time does not accept ISO 8601's "T" and "Z".
-            moment = self.moment.astimezone(UTC)  # type: ignore[union-attr]
+            moment = self.wall_time().astimezone(UTC)
             result["recovery_target_time"] = moment.strftime("%Y-%m-%d %H:%M:%S.%f+00")
         else:
             result["recovery_target_lsn"] = format_lsn(self.lsn or 0)
@@ -143,7 +149,7 @@ class PgRestorePlan:
 def _backup_precedes(backup: BackupRecord, target: PgTarget) -> bool:
     if target.lsn is not None:
         return parse_lsn(backup.details["stop_lsn"]) <= target.lsn
-    return parse_iso(backup.finished_at) <= target.moment  # type: ignore[operator]
+    return parse_iso(backup.finished_at) <= target.wall_time()
 
 
 def choose_backup(backups: list[BackupRecord], target: PgTarget, backup_id: str | None = None) -> BackupRecord:
@@ -195,7 +201,7 @@ def plan_restore(repo: Repository, catalog: Catalog, target: PgTarget, *, backup
                 "cannot reach it. Nothing was touched"
             )
     else:
-        moment = target.moment.timestamp()  # type: ignore[union-attr]
+        moment = target.wall_time().timestamp()
         if moment > (now if now is not None else time.time()):
             raise RestoreError(f"{target.describe()} is in the future; nothing was touched")
         if newest_on_path is None or archive.newest_modified is None or moment > archive.newest_modified:

@@ -19,7 +19,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base
 
 def verify_restore_wal(repo: Repository, plan: PgRestorePlan) -> int:
     """Check every history file and segment the plan needs; RestoreError naming each bad one. Returns the count."""
-    wanted = [(name, None) for name in plan.histories] + [(name, plan.segment_size) for name in plan.wal_segments]
+    # (name, expected size): history files have no fixed size, segments the cluster's segment size
+    wanted: list[tuple[str, int | None]] = [(name, None) for name in plan.histories]
+    wanted += [(name, plan.segment_size) for name in plan.wal_segments]
     problems = wal_problems(repo, wanted)
     if problems:
         raise RestoreError(

@@ -68,7 +68,7 @@ class ArchiverConfig:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
-            raise RepositoryError(f"cannot read the archiver configuration: {exc}", path=path) from exc
+            raise RepositoryError(f"cannot read the archiver configuration: {exc}", path=str(path)) from exc
         tuning = {key: data[key] for key in ("push_retry_seconds", "fetch_retry_seconds", "fetch_prefetch")
                   if key in data}
         return cls(repository=RepositoryOptions.from_settings(data), **tuning)

@@ -15,9 +15,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import wal_health
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import (
-    DEFAULT_BIN_DIR,
-)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver_install import (
     ArchiverInstall,
@@ -31,7 +28,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.opti
 try:  # guarded: ansible-test's import sanity test loads module_utils without third-party packages
     from psycopg import sql
 except ImportError:  # pragma: no cover
-    sql = None
+    sql = None  # type: ignore[assignment]
 
 MANAGED = ("archive_mode", "archive_command", "restore_command", "archive_timeout")
 STATES = ("enabled", "disabled", "status")
@@ -48,11 +45,9 @@ class ArchivingRequest:
     archive_command: str | None = None
     restore_command: str | None = None
     archive_timeout: str | None = None
-    pgdata: str | None = None
-    pg_bin_dir: str = DEFAULT_BIN_DIR
-    pg_os_user: str | None = None
+    # pgdata "": the data directory the server reports; log_file None: the file the server logs to now.
+    cluster: ClusterOnHost = field(default_factory=lambda: ClusterOnHost(pgdata=""))
     allow_restart: bool = True
-    log_file: str | None = None
     repository: RepositoryOptions | None = None
     # Install the collection's archiver into this directory and use it (archive/restore commands default to it).
     archiver_dir: str | None = None
@@ -103,7 +98,7 @@ def archiver_spec(request: ArchivingRequest) -> ArchiverInstall | None:
     config = {**request.repository.as_settings(), "push_retry_seconds": request.push_retry_seconds,
               "fetch_retry_seconds": request.fetch_retry_seconds}
     return ArchiverInstall(directory=request.archiver_dir, python=request.archiver_python,
-                           config_path=request.archiver_config, config=config, os_user=request.pg_os_user)
+                           config_path=request.archiver_config, config=config, os_user=request.cluster.os_user)
 
 
 def with_archiver_commands(request: ArchivingRequest, spec: ArchiverInstall | None) -> ArchivingRequest:
@@ -211,6 +206,6 @@ def configure_archiving(request: ArchivingRequest) -> ArchivingResult:
 
 
 def _restart(request: ArchivingRequest, data_directory: str) -> None:
-    control = ClusterOnHost(request.pgdata or data_directory, request.pg_bin_dir, request.pg_os_user).control()
-    log_file = request.log_file or control.current_log_file() or control.default_log_file("server")
+    control = request.cluster.control(request.cluster.pgdata or data_directory)
+    log_file = request.cluster.log_file or control.current_log_file() or control.default_log_file("server")
     control.restart(log_file)

@@ -121,8 +121,8 @@ class SplitArray(base.CollectionOperation):
         node = root if level == "root" else element if level == "element" else scope.get(level)
         return get_path(node, rest, None)
 
-    def transform(self, root: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """(the root's new top-level array value, the new documents)."""
+    def transform(self, root: dict[str, Any], now: datetime) -> tuple[Any, list[dict[str, Any]]]:
+        """(the new value of the root's top-level field that holds the array, the new documents)."""
         top = self.segments[0]
         new_root = {top: copy.deepcopy(root.get(top))}
         created = []

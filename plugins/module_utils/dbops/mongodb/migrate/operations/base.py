@@ -7,6 +7,7 @@ each operation checks what is already there instead of assuming.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,16 +49,19 @@ class Spec:
             raise SpecError(f"{key!r} must not be empty")
         return value
 
-    def mapping(self, key: str, *, required: bool = True, default: dict | None = None) -> dict[str, Any]:
+    # Below the methods named str, bool and list, those names in annotations mean the methods: builtins.* is the type.
+    def mapping(self, key: builtins.str, *, required: builtins.bool = True,
+                default: dict[builtins.str, Any] | None = None) -> dict[builtins.str, Any]:
         return self._get(key, (dict,), required, default)
 
-    def any(self, key: str, *, required: bool = True, default: Any = None) -> Any:
+    def any(self, key: builtins.str, *, required: builtins.bool = True, default: Any = None) -> Any:
         return self._get(key, (), required, default)
 
-    def bool(self, key: str, *, default: bool = False) -> bool:
+    def bool(self, key: builtins.str, *, default: builtins.bool = False) -> builtins.bool:
         return self._get(key, (bool,), False, default)
 
-    def list(self, key: str, *, required: bool = True, default: list | None = None) -> list[Any]:
+    def list(self, key: builtins.str, *, required: builtins.bool = True,
+             default: builtins.list[Any] | None = None) -> builtins.list[Any]:
         return self._get(key, (list,), required, default)
 
     def done(self) -> None:
