@@ -7,17 +7,15 @@ import time
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import MigrationFailed
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import Backfill, MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import RunOptions
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
+    psycopg,  # the one guarded import of the driver
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import backfill, ledger
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.error_text import pg_message
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import with_lock_retry
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_session import PartSession
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_execution import now
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover
-    psycopg = None  # type: ignore[assignment]
 
 
 def batch_size(item: Backfill, opts: RunOptions) -> int:

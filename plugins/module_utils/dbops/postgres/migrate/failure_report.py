@@ -15,6 +15,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part
     PARTIAL,
     RunOptions,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
+    psycopg,  # the one guarded import of the driver
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.error_text import pg_message
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import is_lock_failure
@@ -31,11 +34,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_execution import (
     StatementFailed,
 )
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover
-    psycopg = None  # type: ignore[assignment]
 
 
 def as_error(mset: MigrationSet, direction: str, exc: BaseException, opts: RunOptions) -> DbopsError:

@@ -22,7 +22,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import LedgerEntry, RunOptions
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
+    connect,
+    psycopg,  # the one guarded import of the driver
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import (
     advisory_lock,
     ledger,
@@ -49,11 +52,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_cache import StatementCache
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_execution import now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.verification import verification_error
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover
-    psycopg = None  # type: ignore[assignment]
 
 # Kept importable from here: tests and older callers use these names.
 statement_sha = ledger.statement_sha

@@ -8,16 +8,14 @@ from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import RunOptions
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
+    psycopg,  # the one guarded import of the driver
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.session_timeouts import (
     SessionTimeouts,
 )
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover
-    psycopg = None  # type: ignore[assignment]
 
 
 @dataclass

@@ -16,6 +16,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part
     RUNNING,
     RunOptions,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
+    psycopg,  # the one guarded import of the driver
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.backfill_runner import run_backfills
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.failure_report import (
@@ -38,11 +41,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
     execute_logged,
     now,
 )
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover
-    psycopg = None  # type: ignore[assignment]
 
 
 def needs_segments(part: PostgresPart, statements: list[Statement], direction: str) -> bool:

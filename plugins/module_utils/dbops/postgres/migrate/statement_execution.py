@@ -6,15 +6,13 @@ import time
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import utc_now as now
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
+    psycopg,  # the one guarded import of the driver
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.error_text import pg_message
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import is_lock_failure
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.sql_splitter import Statement
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover
-    psycopg = None  # type: ignore[assignment]
 
 
 class StatementFailed(Exception):
