@@ -11,7 +11,7 @@ COLL_LINK   := $(COLL_ROOT)/ansible_collections/sevenp/dbops
 PG_BIN_DIR  ?= /usr/lib/postgresql/15/bin
 # The OS user that owns the throwaway PostgreSQL clusters of the demo and the tests (PostgreSQL refuses root).
 PG_OS_USER  ?= dbops-pg
-APT_PACKAGES := postgresql-15 postgresql-client-15 zstd lz4 git python3-boto3 shellcheck
+APT_PACKAGES := postgresql-15 postgresql-client-15 zstd lz4 git python3-boto3 shellcheck sqitch libdbd-pg-perl
 # Python >= 3.12: ansible-core 2.21 needs it. Prefer an explicit PYTHON, then python3.12/3.13 on PATH, then pyenv's.
 PYTHON ?= $(shell for p in $$HOME/.pyenv/versions/3.12*/bin/python3 $$HOME/.pyenv/versions/3.13*/bin/python3 python3.12 python3.13 python3; do \
             "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
@@ -20,16 +20,20 @@ export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export ANSIBLE_PYTHON_INTERPRETER := $(PY)
 export DBOPS_PG_BIN_DIR := $(PG_BIN_DIR)
 export DBOPS_PG_OS_USER := $(PG_OS_USER)
+# Third-party migration tools the adoption tests run for real (npm packages, under build/tools, never global).
+TOOLS_DIR      := $(COLL_ROOT)/tools
+DBMATE_VERSION := 2.36.0
+export DBOPS_DBMATE := $(TOOLS_DIR)/node_modules/.bin/dbmate
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help setup system-deps venv link demo demo-stop test lint typecheck sanity unit integration molecule bench clean
+.PHONY: help setup system-deps venv link tools demo demo-stop test lint typecheck sanity unit integration molecule bench clean
 
 help:
 	@echo "make demo   - set up, start local PostgreSQL + embedded MongoDB-compatible server, apply the sample migrations"
 	@echo "make test   - set up, then lint, sanity, unit, integration and molecule tests"
 	@echo "make bench  - run the benchmarks in bench/ (not part of make test)"
 
-setup: system-deps venv link
+setup: system-deps venv link tools
 
 system-deps:
 	missing=""
@@ -52,6 +56,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+tools: system-deps
+	if ! "$(DBOPS_DBMATE)" --version 2>/dev/null | grep -q "$(DBMATE_VERSION)"; then
+	  # npm comes with Node.js; Debian's own npm package only when there is none (it conflicts with other Node builds).
+	  if ! command -v npm >/dev/null; then
+	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+	    $$SUDO apt-get update -qq
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends npm
+	  fi
+	  mkdir -p $(TOOLS_DIR)
+	  npm install --no-audit --no-fund --loglevel=error --prefix $(TOOLS_DIR) dbmate@$(DBMATE_VERSION)
+	fi
 
 link:
 	mkdir -p $(dir $(COLL_LINK))

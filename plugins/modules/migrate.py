@@ -103,6 +103,26 @@ options:
     type: str
     choices: [resume, compensate]
     default: resume
+  adopt:
+    description:
+      - Take over a database that another migration tool manages, starting from what that tool recorded as applied.
+      - The other tool's applied versions are recorded in the ledger as C(baseline) entries (status V(applied),
+        C(applied_from) V(baseline from <tool>)) without running anything; from then on only what the other tool had
+        not applied is applied. The other tool's tables are never changed, so the team can go back to it.
+      - V(auto) reads the history of the tool whose directory format O(migrations_dir) is in, when its table is
+        present (C(flyway_schema_history); C(schema_migrations) with a C(dirty) column for golang-migrate, without
+        one for dbmate; Sqitch's registry). V(none) reads nothing.
+      - A dirty golang-migrate version or a failed Flyway row refuses the run; a file that no longer matches the other
+        tool's checksum is drift (refused unless O(allow_drift)).
+      - In check mode the baseline that would be recorded is returned in RV(baseline) and nothing is recorded.
+    type: str
+    choices: [auto, flyway, golang-migrate, dbmate, sqitch, none]
+    default: auto
+  placeholders:
+    description:
+      - Values of Flyway's placeholders; C(${name}) in Flyway migrations is replaced by the value of C(name).
+      - A placeholder used in a file without a value here is an error naming the file and the placeholder.
+    type: dict
 notes:
   - Sets run on the host the module runs on; O(migrations_dir) must exist there.
   - Connection options can be set once for the play with C(module_defaults) and the C(group/sevenp.dbops.dbops)
@@ -234,6 +254,36 @@ postgres_sources:
     transactional:
       description: Whether the engine runs the whole part in one transaction.
       type: bool
+baseline:
+  description:
+    - What was taken over from another migration tool's history (in check mode, would be); empty when nothing was read.
+  returned: always
+  type: dict
+  sample: {"tool": "dbmate", "versions": ["20240101120000"], "recorded": true, "not_on_disk": [], "drift": [],
+           "reapplied": []}
+  contains:
+    tool:
+      description: The tool whose history was read.
+      type: str
+    versions:
+      description: The versions recorded as C(baseline from <tool>), without running them.
+      type: list
+      elements: str
+    recorded:
+      description: Whether they were recorded (V(false) in check mode and with O(state=status)).
+      type: bool
+    not_on_disk:
+      description: Versions the other tool applied that have no migration in O(migrations_dir) (not recorded).
+      type: list
+      elements: str
+    drift:
+      description: Files that changed since the other tool applied them (taken over with O(allow_drift)).
+      type: list
+      elements: str
+    reapplied:
+      description: Flyway repeatable migrations that changed since Flyway applied them, so they are applied again.
+      type: list
+      elements: str
 diff:
   description: The version before and after, in diff mode.
   returned: when diff mode is on
@@ -272,7 +322,7 @@ _REQUEST_FIELDS = {
     "migrations_dir": "migrations_dir", "state": "state", "target": "target", "postgres_dsn": "postgres_dsn",
     "mongodb_uri": "mongodb_uri", "mongodb_database": "mongodb_database", "allow_destructive": "allow_destructive",
     "allow_drift": "allow_drift", "ddl_retries": "ddl_retries", "runner_lock_timeout": "runner_lock_wait_s",
-    "batch_size": "batch_size", "on_partial": "on_partial",
+    "batch_size": "batch_size", "on_partial": "on_partial", "adopt": "adopt", "placeholders": "placeholders",
 }
 
 
@@ -296,6 +346,8 @@ def argument_spec() -> dict:
         runner_lock_timeout=option("float", "runner_lock_timeout"),
         batch_size={"type": "int"},
         on_partial=option("str", "on_partial", choices=["resume", "compensate"]),
+        adopt=option("str", "adopt", choices=["auto", "flyway", "golang-migrate", "dbmate", "sqitch", "none"]),
+        placeholders={"type": "dict"},
     ))
 
 
@@ -309,7 +361,8 @@ def build_request(params: dict, check_mode: bool) -> RunRequest:
 
 def result_dict(outcome) -> dict:
     """The run's return values; an engine RunResult gives them through to_dict(), where secrets are redacted."""
-    keys = ("changed", "applied", "rolled_back", "pending", "current", "plan", "sets", "queries", "before", "after")
+    keys = ("changed", "applied", "rolled_back", "pending", "current", "plan", "sets", "queries", "before", "after",
+            "baseline")
     values = outcome.to_dict() if callable(getattr(outcome, "to_dict", None)) else {}
     result = {key: plain(values[key] if key in values else getattr(outcome, key, None)) for key in keys}
     result["changed"] = bool(result["changed"])
@@ -317,6 +370,7 @@ def result_dict(outcome) -> dict:
         result[key] = result[key] or []
     for key in ("current", "before", "after"):
         result[key] = "0" if result[key] in (None, "") else str(result[key])
+    result["baseline"] = result["baseline"] or {}
     return result
 
 

@@ -1,4 +1,4 @@
-"""Finding migration sets on disk: the native layout, or adopted golang-migrate, Flyway and dbmate directories.
+"""Finding migration sets on disk: the native layout, or adopted golang-migrate, Flyway, dbmate and Sqitch directories.
 
 The format is detected from the directory's content; mixing formats in one directory is an error. Every
 directory is listed through _scan, which refuses a symbolic link leading outside the migrations directory before
@@ -21,7 +21,17 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.mode
     PostgresOptions,
     PostgresPart,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.placeholders import replace_placeholders
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.repeatable import REPEATABLE_PREFIX
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.source_text import read_source
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.sqitch_plan import (
+    SQITCH_PLAN,
+    SQITCH_SCRIPT_DIRS,
+    SqitchChange,
+    SqitchPlan,
+    parse_plan,
+    script_stem,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.version_order import (
     is_zero,
     version_key,
@@ -32,6 +42,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.vers
 NATIVE_DIR = re.compile(r"^([0-9]+(?:\.[0-9]+)*)_([A-Za-z0-9][A-Za-z0-9_.-]*)$")
 GOLANG_FILE = re.compile(r"^([0-9]+)_(.+)\.(up|down)\.sql$")
 FLYWAY_FILE = re.compile(r"^([VU])([0-9]+(?:[._][0-9]+)*)__(.+)\.sql$")
+FLYWAY_REPEATABLE = re.compile(r"^R__(.+)\.sql$")
 DBMATE_FILE = re.compile(r"^([0-9]+)_(.+)\.sql$")
 DBMATE_MARKER = re.compile(r"^--\s*migrate:(up|down)\b(.*)$", re.MULTILINE)
 
@@ -226,8 +237,11 @@ def _golang_sets(files: list[Path]) -> list[MigrationSet]:
 
 
 def _up_down_file_sets(ups: dict[str, tuple[str, Path]], downs: dict[str, Path],
-                       source_format: str) -> list[MigrationSet]:
-    """Sets of a format that keeps each version's up and down SQL in two files (golang-migrate, Flyway)."""
+                       source_format: str, placeholders: dict | None = None) -> list[MigrationSet]:
+    """Sets of a format that keeps each version's up and down SQL in two files (golang-migrate, Flyway).
+
+    With placeholders (Flyway), ${name} is replaced in the SQL; the checksum stays the files' own, as written.
+    """
     sets = []
     for version, (slug, up_path) in ups.items():
         down_path = downs.get(version)
@@ -238,25 +252,47 @@ def _up_down_file_sets(ups: dict[str, tuple[str, Path]], downs: dict[str, Path],
         if down_path:
             down_sql = _read(down_path)
             hashed.append((down_path.name, down_sql.encode()))
+        if placeholders is not None:
+            up_sql = replace_placeholders(up_sql, placeholders, up_path, version)
+            if down_sql is not None and down_path is not None:
+                down_sql = replace_placeholders(down_sql, placeholders, down_path, version)
         part = _adopted_part(up_sql, down_sql, up_path, down_path, hashed, source_format)
         sets.append(MigrationSet(version=version, slug=slug, path=up_path, manifest=Manifest(description=slug),
                                  postgres=part, source_format=source_format))
     return sets
 
 
-def _flyway_sets(files: list[Path]) -> list[MigrationSet]:
+def _flyway_repeatable(path: Path, description: str, placeholders: dict) -> MigrationSet:
+    """R__name.sql: a set keyed R__name, after every version, applied again whenever what it runs changes."""
+    version = REPEATABLE_PREFIX + description
+    text = _read(path)
+    _require_sql(text, path, version)
+    sql = replace_placeholders(text, placeholders, path, version)
+    # What it runs is hashed too: a changed placeholder value re-applies it, as a changed file does.
+    part = _adopted_part(sql, None, path, None, [(path.name, text.encode()), ("resolved", sql.encode())], "flyway")
+    return MigrationSet(version=version, slug=description, path=path, manifest=Manifest(description=description),
+                        postgres=part, source_format="flyway")
+
+
+def _flyway_sets(files: list[Path], placeholders: dict | None = None) -> list[MigrationSet]:
     parsed = []
+    repeatables = []
     for path in files:
+        repeatable = FLYWAY_REPEATABLE.match(path.name)
+        if repeatable:
+            repeatables.append((path, repeatable.group(1)))
+            continue
         match = FLYWAY_FILE.match(path.name)
         if not match:
-            hint = " (repeatable R__ migrations are not supported)" if path.name.startswith("R__") else ""
-            raise MigrationFormatError(f"not a Flyway versioned file name (V1__name.sql / U1__name.sql){hint}",
+            raise MigrationFormatError("not a Flyway file name (V1__name.sql / U1__name.sql / R__name.sql)",
                                        path=path)
         prefix, raw_version, slug = match.groups()
         # Flyway reads V1_1 as version 1.1; we report it the way Flyway does.
         parsed.append((raw_version.replace("_", "."), slug, prefix == "V", path))
     ups, undos = _pair_up_down(parsed, ("V", "U"), "undo (U) file without a versioned (V) file")
-    return _up_down_file_sets(ups, undos, "flyway")
+    values = dict(placeholders or {})
+    return (_up_down_file_sets(ups, undos, "flyway", values)
+            + [_flyway_repeatable(path, description, values) for path, description in repeatables])
 
 
 def _dbmate_sets(files: list[Path]) -> list[MigrationSet]:
@@ -290,6 +326,80 @@ def _dbmate_sets(files: list[Path]) -> list[MigrationSet]:
     return sets
 
 
+# sqitch.conf settings that move the plan or the scripts away from Sqitch's default layout (not followed here).
+SQITCH_LAYOUT_KEYS = re.compile(r"^\s*(top_dir|plan_file|deploy_dir|revert_dir|verify_dir|reworked_dir|"
+                                r"reworked_deploy_dir|reworked_revert_dir|reworked_verify_dir|extension)\s*=",
+                                re.MULTILINE | re.IGNORECASE)
+
+
+def _sqitch_scripts(root: Path, real_root: Path) -> dict[str, Path]:
+    """Every .sql file under deploy/, revert/ and verify/ by its path relative to the project ('deploy/a/b.sql'),
+    listed through _scan; a directory reached twice through links is listed once."""
+    found: dict[str, Path] = {}
+    seen: set[Path] = set()
+    pending = [(root / name, name) for name in SQITCH_SCRIPT_DIRS if (root / name).is_dir()]
+    while pending:
+        directory, relative = pending.pop()
+        if directory.resolve() in seen:
+            continue
+        seen.add(directory.resolve())
+        for entry in _scan(directory, real_root):
+            if entry.is_dir():
+                pending.append((Path(entry.path), f"{relative}/{entry.name}"))
+            elif entry.name.endswith(".sql") and entry.is_file():
+                found[f"{relative}/{entry.name}"] = Path(entry.path)
+    return found
+
+
+def _sqitch_layout(root: Path, dir_names: list[str]) -> None:
+    """Sqitch's default layout only: sqitch.plan with deploy/, revert/ and verify/ beside it, no other format."""
+    stray = [name for name in dir_names if NATIVE_DIR.match(name)]
+    if stray:
+        raise MigrationFormatError(f"holds sqitch.plan and set directories ({stray[0]}): keep one format per "
+                                   "migrations directory", path=root)
+    conf = root / "sqitch.conf"
+    if conf.is_file():
+        moved = SQITCH_LAYOUT_KEYS.search(_read(conf))
+        if moved:
+            raise MigrationFormatError(f"sets {moved.group(1)}: only Sqitch's default layout is read (sqitch.plan, "
+                                       "deploy/, revert/, verify/ in the migrations directory)", path=conf)
+
+
+def _sqitch_sets(root: Path, real_root: Path, dir_names: list[str]) -> list[MigrationSet]:
+    _sqitch_layout(root, dir_names)
+    plan_path = root / SQITCH_PLAN
+    plan = parse_plan(_read(plan_path), plan_path)
+    scripts = _sqitch_scripts(root, real_root)
+    return [_sqitch_set(plan, change, scripts) for change in plan.changes]
+
+
+def _sqitch_set(plan: SqitchPlan, change: SqitchChange, scripts: dict[str, Path]) -> MigrationSet:
+    """One Sqitch change as a set: deploy is up, revert is down, verify is a script that raises when wrong."""
+    version = change.version
+    stem = script_stem(change, set(scripts))
+    if stem is None:
+        expected = f"deploy/{change.name}{'@' + change.rework_tags[0] if change.is_reworked else ''}.sql"
+        raise MigrationFormatError(f"change {change.name!r} (line {change.line}) has no deploy script {expected}",
+                                   version=version, path=plan.path)
+    paths = {d: scripts.get(f"{d}/{stem}.sql") for d in SQITCH_SCRIPT_DIRS}
+    texts = {d: _read(p) for d, p in paths.items() if p is not None}
+    up_path = scripts[f"deploy/{stem}.sql"]
+    _require_sql(texts["deploy"], up_path, version)
+    down_sql = texts.get("revert")
+    verify_sql = texts.get("verify")
+    part = PostgresPart(
+        up_sql=texts["deploy"],
+        down_sql=down_sql if down_sql is not None and _has_sql(down_sql) else None,
+        verify_sql=verify_sql if verify_sql is not None and _has_sql(verify_sql) else None,
+        up_path=up_path, down_path=paths["revert"], verify_path=paths["verify"], options=PostgresOptions(),
+        backfill=(), checksum=part_checksum([(f"{d}/{stem}.sql", texts[d].encode()) for d in texts]),
+        source_format="sqitch")
+    # The plan is the sets' manifest: dependency errors point at it.
+    manifest = Manifest(description=change.note or change.name, depends_on=plan.depends_on(change), path=plan.path)
+    return MigrationSet(version=version, slug=change.name, path=up_path, manifest=manifest, postgres=part,
+                        source_format="sqitch")
+
+
 def _listing(directory: Path, root: Path | None = None) -> tuple[list[str], list[str]]:
     """(sub-directory names, .sql file names) of a migrations directory, sorted, hidden ones left out."""
     dirs, sql_files = [], []
@@ -303,8 +413,10 @@ def _listing(directory: Path, root: Path | None = None) -> tuple[list[str], list
 
 
 def detect_format(directory: Path, listing: tuple[list[str], list[str]] | None = None) -> str:
-    """native | golang-migrate | flyway | dbmate | empty."""
+    """native | golang-migrate | flyway | dbmate | sqitch | empty."""
     dir_names, file_names = listing or _listing(directory)
+    if (directory / SQITCH_PLAN).is_file():
+        return "sqitch"
     dirs = [directory / name for name in dir_names]
     sql_files = [directory / name for name in file_names]
     if dirs and sql_files:
@@ -316,7 +428,7 @@ def detect_format(directory: Path, listing: tuple[list[str], list[str]] | None =
         return "empty"
     if any(f.name.endswith((".up.sql", ".down.sql")) for f in sql_files):
         return "golang-migrate"
-    if any(FLYWAY_FILE.match(f.name) for f in sql_files):
+    if any(FLYWAY_FILE.match(f.name) or FLYWAY_REPEATABLE.match(f.name) for f in sql_files):
         return "flyway"
     if any(DBMATE_MARKER.search(_read(f)) for f in sql_files):
         return "dbmate"
@@ -325,8 +437,8 @@ def detect_format(directory: Path, listing: tuple[list[str], list[str]] | None =
         "(NNN_name.up.sql), Flyway (V1__name.sql) or dbmate files (-- migrate:up)", path=directory)
 
 
-def discover(directory: str | Path) -> tuple[str, list[MigrationSet]]:
-    """The format of a migrations directory and its sets in natural version order."""
+def discover(directory: str | Path, placeholders: dict | None = None) -> tuple[str, list[MigrationSet]]:
+    """The format of a migrations directory and its sets in natural version order (placeholders: Flyway's)."""
     root = Path(directory)
     if not root.is_dir():
         raise MigrationFormatError("migrations directory does not exist or is not a directory", path=root)
@@ -340,6 +452,10 @@ def discover(directory: str | Path) -> tuple[str, list[MigrationSet]]:
         for entry in (root / name for name in listing[0]):
             sets.append(_native_set(entry, real_root))
         return fmt, _check_versions(sets)
+    if fmt == "sqitch":
+        return fmt, _check_versions(_sqitch_sets(root, real_root, listing[0]))
     files = [root / name for name in listing[1]]
-    builders = {"golang-migrate": _golang_sets, "flyway": _flyway_sets, "dbmate": _dbmate_sets}
+    if fmt == "flyway":
+        return fmt, _check_versions(_flyway_sets(files, placeholders))
+    builders = {"golang-migrate": _golang_sets, "dbmate": _dbmate_sets}
     return fmt, _check_versions(builders[fmt](files))

@@ -14,6 +14,7 @@ from dataclasses import asdict
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import secrets_in_connection_string
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError, MigrationFailed
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.baseline import Baseline
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.coordinator import Coordinator
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.dependency_graph import DependencyGraph
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.discovery import discover
@@ -35,6 +36,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.plan
     make_plan,
     set_states,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.repeatable import versioned_only
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.result import RunResult
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.run_request import (
     InvalidParameter,
@@ -78,7 +80,8 @@ def _current(sets: list[MigrationSet], ledgers: dict, orphans: list[str]) -> tup
     states = set_states(sets, ledgers)
     applied = [s.version for s in sets if states[s.version].state == SET_APPLIED] + orphans
     pending = [s.version for s in sets if states[s.version].state != SET_APPLIED]
-    current = max(applied, key=version_key) if applied else ZERO
+    versions = versioned_only(applied)
+    current = max(versions, key=version_key) if versions else ZERO
     return current, applied, pending
 
 
@@ -105,7 +108,8 @@ def _predicted_after(plan: Plan) -> str:
             applied.add(action.version)
         else:
             applied.discard(action.version)
-    return max(applied, key=version_key) if applied else ZERO
+    versions = versioned_only(applied)
+    return max(versions, key=version_key) if versions else ZERO
 
 
 def _options(request: RunRequest, warnings: list[str]) -> RunOptions:
@@ -141,8 +145,26 @@ def _read_ledgers(parts: dict[str, PartBoundary], warnings: list[str]) -> dict[s
     return ledgers
 
 
+def _take_over(request: RunRequest, fmt: str, sets: list[MigrationSet], parts: dict[str, PartBoundary],
+               ledgers: dict[str, dict[str, LedgerEntry]], opts: RunOptions) -> Baseline:
+    """What another tool's history adds to the PostgreSQL ledger (read only); planning sees it as applied."""
+    postgres = parts.get("postgres")
+    if request.adopt == "none":
+        return Baseline()
+    if postgres is None:
+        if request.adopt != "auto":
+            opts.warnings.append(f"adopt is {request.adopt}, but no postgres_dsn is given: nothing to take over")
+        return Baseline()
+    baseline = postgres.plan_baseline(sets, fmt, request.adopt, opts)
+    if baseline.entries:
+        ledgers["postgres"] = {**ledgers.get("postgres", {}), **baseline.as_ledger()}
+    return baseline
+
+
 def _run(request: RunRequest, executors: dict[str, PartExecutor] | None, result: RunResult) -> RunResult:
-    result.format, sets = discover(request.migrations_dir)
+    result.format, sets = discover(request.migrations_dir, request.placeholders)
+    if request.placeholders and result.format != "flyway":
+        result.warnings.append(f"placeholders are Flyway's; migrations_dir is in {result.format} format: ignored")
     graph = DependencyGraph(sets)
     raw = executors if executors is not None else build_executors(request)
     parts = {name: PartBoundary(name, executor, result.known_secrets) for name, executor in raw.items()}
@@ -157,6 +179,7 @@ def _run(request: RunRequest, executors: dict[str, PartExecutor] | None, result:
             for part in parts.values():
                 part.acquire_runner_lock(opts.runner_lock_wait_s)
         ledgers = _read_ledgers(parts, result.warnings)
+        baseline = _take_over(request, result.format, sets, parts, ledgers, opts)
         check_drift(sets, ledgers, request.allow_drift, result.warnings)
         plan = make_plan(sets, graph, ledgers, state=request.state, target=str(request.target),
                          on_partial=request.on_partial)
@@ -166,8 +189,14 @@ def _run(request: RunRequest, executors: dict[str, PartExecutor] | None, result:
         coordinator = Coordinator(parts, opts, result.queries)
         result.plan = coordinator.preflight(plan.actions)
         if request.check_mode or request.state == "status":
+            result.baseline = baseline.to_dict()
             _report_plan(request, plan, sets, ledgers, result)
+            result.changed = result.changed or bool(baseline.entries)
             return result
+        if baseline.entries:  # every pre-flight check passed: only now is anything written
+            parts["postgres"].record_baseline(baseline, opts)
+            result.changed = True
+        result.baseline = baseline.to_dict()
         _execute(plan, coordinator, result)
         ledgers = _read_ledgers(parts, result.warnings)
         result.after, _applied_now, result.pending = _current(sets, ledgers, plan.orphans)

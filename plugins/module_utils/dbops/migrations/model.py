@@ -83,7 +83,7 @@ class MigrationSet:
     manifest: Manifest
     postgres: PostgresPart | None = None
     mongodb: MongoPart | None = None
-    source_format: str = "native"  # native | golang-migrate | flyway | dbmate
+    source_format: str = "native"  # native | golang-migrate | flyway | dbmate | sqitch
 
     @property
     def name(self) -> str:

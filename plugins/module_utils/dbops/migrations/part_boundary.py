@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError, MigrationFailed
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.baseline import Baseline
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import (
     LedgerEntry,
@@ -73,6 +74,19 @@ class PartBoundary:
 
     def notes(self) -> list[str]:
         return self._call("reading its notes", None, self.executor.notes)
+
+    # ---- taking over another migration tool's history (only executors that can: PostgreSQL) ------------------------
+
+    def plan_baseline(self, sets: list[MigrationSet], fmt: str, adopt: str, opts: RunOptions) -> Baseline:
+        work = getattr(self.executor, "plan_baseline", None)
+        if work is None:  # this database kind keeps no other tool's history
+            return Baseline()
+        return self._call("reading the other migration tool's history", None, work, sets, fmt, adopt, opts)
+
+    def record_baseline(self, baseline: Baseline, opts: RunOptions) -> None:
+        work = getattr(self.executor, "record_baseline", None)
+        if work is not None and baseline.entries:
+            self._call("recording the baseline", None, work, baseline, opts)
 
     # ---- one set's part ----------------------------------------------------------------------------------------
 

@@ -19,6 +19,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part
     HALF_DONE,
     LedgerEntry,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.repeatable import (
+    is_repeatable,
+    versioned_only,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.version_order import (
     ZERO,
     is_zero,
@@ -85,6 +89,11 @@ def ledger_entry(ledger: dict[str, LedgerEntry], version: str) -> LedgerEntry | 
     return entry
 
 
+def _changed_repeatable(mset: MigrationSet, part: str, entry: LedgerEntry) -> bool:
+    """A repeatable whose content changed since it was applied is pending again (not drift)."""
+    return is_repeatable(mset.version) and bool(entry.checksum) and entry.checksum != getattr(mset, part).checksum
+
+
 def set_states(sets: list[MigrationSet], ledgers: dict[str, dict[str, LedgerEntry]]) -> dict[str, SetState]:
     """For each set, each part's state in its database's ledger (absent when that database is not connected)."""
     states = {}
@@ -92,7 +101,7 @@ def set_states(sets: list[MigrationSet], ledgers: dict[str, dict[str, LedgerEntr
         parts = {}
         for part in mset.parts():
             entry = ledger_entry(ledgers.get(part, {}), mset.version)
-            if entry is None:
+            if entry is None or (entry.status == APPLIED and _changed_repeatable(mset, part, entry)):
                 parts[part] = "absent"
             elif entry.status == APPLIED:
                 parts[part] = "applied"
@@ -107,7 +116,7 @@ def set_states(sets: list[MigrationSet], ledgers: dict[str, dict[str, LedgerEntr
 def check_drift(sets: list[MigrationSet], ledgers: dict[str, dict[str, LedgerEntry]], allow_drift: bool,
                 warnings: list[str]) -> None:
     """An applied (or half-applied) part whose checksum differs from its files fails the run unless allowed."""
-    for mset in sets:
+    for mset in (s for s in sets if not is_repeatable(s.version)):  # a changed repeatable is applied again
         for part in mset.parts():
             entry = ledger_entry(ledgers.get(part, {}), mset.version)
             if entry is None or entry.status not in (APPLIED, *HALF_DONE) or not entry.checksum:
@@ -151,7 +160,7 @@ def _resolve_target(target: str, sets: list[MigrationSet], ledger_versions: list
 
 
 def _current(states: dict[str, SetState], orphans: list[str]) -> str:
-    applied = [v for v, s in states.items() if s.state == SET_APPLIED] + orphans
+    applied = versioned_only([v for v, s in states.items() if s.state == SET_APPLIED] + orphans)
     return max(applied, key=version_key) if applied else ZERO
 
 
@@ -218,7 +227,8 @@ def _plan_apply(plan: Plan, sets: list[MigrationSet], graph: DependencyGraph, ta
         if st.state == HALF_APPLIED:
             plan.actions.append(PlannedAction(st.migration_set, "resume", st.parts_in("half", "absent")))
             continue
-        if highest_applied != ZERO and version_key(version) < version_key(highest_applied):
+        if (highest_applied != ZERO and not is_repeatable(version)
+                and version_key(version) < version_key(highest_applied)):
             plan.warnings.append(f"{version} is applied out of order (below the current version {highest_applied})")
         plan.actions.append(PlannedAction(st.migration_set, "apply", list(st.migration_set.parts())))
 
@@ -227,11 +237,12 @@ def _plan_rollback(plan: Plan, sets: list[MigrationSet], graph: DependencyGraph,
     states = plan.states
     resolved = _resolve_target(target, sets, plan.orphans)
     limit = version_key(resolved) if resolved else ()
-    for orphan in plan.orphans:
+    for orphan in versioned_only(plan.orphans):
         if version_key(orphan) > limit:
             raise IrreversibleMigration("cannot roll back: applied, but its files are not in the migrations directory",
                                         version=orphan)
-    touched = {v for v, st in states.items() if st.state != PENDING}
+    # Repeatables are never undone (Flyway has no undo for them either): they stay as they are.
+    touched = {v for v, st in states.items() if st.state != PENDING and not is_repeatable(v)}
     above = {v for v in touched if version_key(v) > limit}
     # A set that depends on one being rolled back goes too, even if its own version is lower.
     to_undo = graph.with_dependents(above) & touched

@@ -40,6 +40,8 @@ class RunResult:
     after: str = "0"
     warnings: list[str] = field(default_factory=list)
     format: str = "native"
+    # What was taken over from another migration tool's history (see migrations/baseline.py: Baseline.to_dict).
+    baseline: dict[str, Any] = field(default_factory=dict)
     # Set when the run failed part-way; the engine raises, but callers that catch it still see what was done.
     failed: str | None = None
     # Passwords of the run's connection strings: masked wherever they appear, even outside a URI. Never returned.

@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.placeholders import PLACEHOLDER_NAME
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.version_syntax import version_problem
 
 STATES = ("applied", "rolled_back", "status")
 ON_PARTIAL = ("resume", "compensate")
+# Whose history a run takes over (postgres/adopt/); kept here, with the other choices, so no engine-neutral code
+# imports a database's package to validate a parameter.
+ADOPT_CHOICES = ("auto", "flyway", "golang-migrate", "dbmate", "sqitch", "none")
 # PostgreSQL keeps lock_timeout in a 32-bit integer of milliseconds.
 MAX_LOCK_TIMEOUT_MS = 2_147_483_647
 MAX_DDL_RETRIES = 100
@@ -47,6 +51,10 @@ class RunRequest:
     batch_size: int | None = None  # overrides every backfill's batch_size
     on_partial: str = "resume"  # resume | compensate: what to do with half-applied sets
     check_mode: bool = False
+    # Another tool's history to take over as baseline: auto = the tool of the directory's format, if its table is there.
+    adopt: str = "auto"
+    # Flyway placeholders: ${name} in Flyway files is replaced by placeholders[name]; an unknown one is an error.
+    placeholders: dict[str, str] | None = None
 
     def validated(self) -> RunRequest:
         """This request once every parameter is checked (validate_request); raises InvalidParameter otherwise."""
@@ -117,6 +125,19 @@ def _check_mongodb(request: RunRequest) -> None:
                       database)
 
 
+def _check_placeholders(value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise _refuse("placeholders", "a mapping of placeholder names to values", value)
+    for name, text in value.items():
+        if not isinstance(name, str) or not PLACEHOLDER_NAME.fullmatch(name):
+            raise _refuse("placeholders", "keyed by names of letters, digits, _ . - and : (as in ${name})", name)
+        # Values are not echoed: a placeholder may carry a password.
+        if not isinstance(text, (str, int, float)) or isinstance(text, bool):
+            raise _refuse(f"placeholders[{name!r}]", "a string or a number", text, show=False)
+
+
 def validate_request(request: RunRequest) -> RunRequest:
     """The request itself, once every parameter is known to be usable; raises InvalidParameter otherwise."""
     migrations_dir = request.migrations_dir
@@ -124,6 +145,8 @@ def validate_request(request: RunRequest) -> RunRequest:
         raise _refuse("migrations_dir", "the path of a directory", migrations_dir)
     _choice("state", request.state, STATES)
     _choice("on_partial", request.on_partial, ON_PARTIAL)
+    _choice("adopt", request.adopt, ADOPT_CHOICES)
+    _check_placeholders(request.placeholders)
     _check_target(request)
     _connection("postgres_dsn", request.postgres_dsn)
     _check_mongodb(request)

@@ -20,8 +20,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
     MigrationFailed,
     ValidationFailed,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.baseline import Baseline
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import LedgerEntry, RunOptions
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.adopt.takeover import plan_baseline
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
     connect,
     psycopg,  # the one guarded import of the driver
@@ -34,6 +36,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.backfill_runner import (
     planned_backfills,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.baseline_record import record_baseline
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.error_text import pg_message
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.guard_application import (
     guard_apply,
@@ -51,7 +54,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_cache import StatementCache
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_execution import now
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.verification import verification_error
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.verification import (
+    RAISING_VERIFY_FORMATS,
+    verification_error,
+)
 
 # Kept importable from here: tests and older callers use these names.
 statement_sha = ledger.statement_sha
@@ -61,6 +67,7 @@ _MISSING_DOWN = {
     "golang-migrate": "no .down.sql file",
     "flyway": "no U (undo) file",
     "dbmate": "the -- migrate:down section has no SQL",
+    "sqitch": "no revert/<change>.sql script",
 }
 
 
@@ -137,6 +144,19 @@ class PostgresPartExecutor:
         if self._layout_note and self._layout_note not in opts.warnings:
             opts.warnings.append(self._layout_note)
 
+    # ---- taking over another tool's history (postgres/adopt/) --------------------------------------------------------
+
+    def plan_baseline(self, sets: list[MigrationSet], fmt: str, adopt: str, opts: RunOptions) -> Baseline:
+        """What another tool applied that this ledger does not know yet; reads, never writes."""
+        return plan_baseline(self.conn, choice=adopt, fmt=fmt, sets=sets, ledger=ledger.read_ledger(self.conn),
+                             allow_drift=opts.allow_drift, warnings=opts.warnings)
+
+    def record_baseline(self, baseline: Baseline, opts: RunOptions) -> None:
+        """The baseline as applied rows of the ledger (under the runner lock, after every pre-flight check)."""
+        self._ensure_ledger()
+        record_baseline(self.conn, baseline, opts.run_id)
+        baseline.recorded = True
+
     def has_part(self, migration_set: MigrationSet) -> bool:
         return migration_set.postgres is not None
 
@@ -157,7 +177,8 @@ class PostgresPartExecutor:
         done = self._done_for_plan(migration_set.version, "up")
         planned = [s.sql for s in statements if s.index not in done] + planned_backfills(migration_set, opts)
         if part.verify_sql:
-            planned.append("-- verify: must return no rows\n" + part.verify_sql.strip())
+            rule = "must not raise an error" if part.source_format in RAISING_VERIFY_FORMATS else "must return no rows"
+            planned.append(f"-- verify: {rule}\n" + part.verify_sql.strip())
         return planned
 
     def plan_rollback(self, migration_set: MigrationSet, opts: RunOptions) -> list[str]:

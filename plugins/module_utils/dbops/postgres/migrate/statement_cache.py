@@ -34,6 +34,8 @@ def _statements(mset: MigrationSet, direction: str, opts: RunOptions) -> list[St
     statements = []
     for stmt in split_statements(text):
         if stmt.transaction_control:
+            if part.source_format == "sqitch":
+                continue  # Sqitch scripts carry their own BEGIN/COMMIT by convention: expected, nothing to report
             warning = (f"{mset.version} ({part_path(mset, direction)}): statement {stmt.index} "
                        f"({first_words(stmt.sql, 3)}) ignored: the engine manages transactions")
             if warning not in opts.warnings:

@@ -1,0 +1,1 @@
+"""Taking over a database that another migration tool manages: reading its history, never changing it."""
