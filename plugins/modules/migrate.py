@@ -122,6 +122,8 @@ options:
     description:
       - Values of Flyway's placeholders; C(${name}) in Flyway migrations is replaced by the value of C(name).
       - A placeholder used in a file without a value here is an error naming the file and the placeholder.
+      - The values are not hidden (they appear in RV(queries) inside the SQL they complete, and hiding a value such as
+        V(public) would mask it everywhere in the output); do not pass secrets as placeholders.
     type: dict
 notes:
   - Sets run on the host the module runs on; O(migrations_dir) must exist there.

@@ -39,7 +39,7 @@ def flyway_applies(dsn: str, migrations: Path, scripts: list[str], *, failed: st
         success = script != failed
         if success:
             query(dsn, sql)
-        prefix, _, rest = script.partition("__")
+        prefix, _sep, rest = script.partition("__")
         version = None if prefix == "R" else prefix[1:].replace("_", ".")
         rank += 1
         query(dsn, "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, "

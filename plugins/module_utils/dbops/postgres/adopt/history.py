@@ -20,7 +20,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.run_
 __all__ = ["ADOPT_CHOICES", "AdoptedVersion", "AdoptionRefused", "HistoryReader"]
 
 
-
 class AdoptionRefused(DbopsError):
     """The other tool's history says it left something half-done (a dirty version, a failed row)."""
 
