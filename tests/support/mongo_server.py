@@ -65,3 +65,53 @@ def new_daemon(**kwargs) -> MongoDaemon:
 def destroy_daemon(daemon: MongoDaemon) -> None:
     daemon.stop()
     shutil.rmtree(daemon.storage_path.parent, ignore_errors=True)
+
+
+@dataclass
+class AuthenticatedMongo:
+    """An in-process SecantusDB with SCRAM enforced: users are created without --auth, then the server is restarted
+    on the same storage with require_auth (how SecantusDB is provisioned). `admin_uri` logs in as a root user."""
+
+    storage_path: Path
+    server: object
+    host: str
+    admin_user: str = "dbops_root"
+    admin_password: str = "root-secret"
+
+    def uri_for(self, user: str, password: str, auth_db: str) -> str:
+        return f"mongodb://{user}:{password}@{self.host}/?authSource={auth_db}&directConnection=true"
+
+    @property
+    def admin_uri(self) -> str:
+        return self.uri_for(self.admin_user, self.admin_password, "admin")
+
+    def stop(self) -> None:
+        self.server.stop()  # type: ignore[attr-defined]
+        shutil.rmtree(self.storage_path, ignore_errors=True)
+
+
+def _secantus_uri(server: object) -> str:
+    uri = server.uri  # type: ignore[attr-defined]
+    return uri() if callable(uri) else uri
+
+
+def new_authenticated_server(provision) -> AuthenticatedMongo:
+    """provision(client) creates the users and data (a root admin is created first); then SCRAM is switched on."""
+    import pymongo
+    from secantus import SecantusDBServer
+
+    storage = Path(tempfile.mkdtemp(prefix="dbops-mongo-auth-"))
+    open_server = SecantusDBServer(host="127.0.0.1", port=0, storage_path=str(storage))
+    open_server.start()
+    client = pymongo.MongoClient(_secantus_uri(open_server))
+    try:
+        client.admin.command("createUser", AuthenticatedMongo.admin_user, pwd=AuthenticatedMongo.admin_password,
+                             roles=["root"])
+        provision(client)
+    finally:
+        client.close()
+        open_server.stop()
+    server = SecantusDBServer(host="127.0.0.1", port=0, storage_path=str(storage), require_auth=True)
+    server.start()
+    host = _secantus_uri(server).split("://", 1)[1].split("/", 1)[0]
+    return AuthenticatedMongo(storage_path=storage, server=server, host=host)

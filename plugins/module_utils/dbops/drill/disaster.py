@@ -8,11 +8,7 @@ from dataclasses import dataclass, field
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.write_load import table_identifier
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import connection as mongodb_connection
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres import connection as postgres_connection
-
-try:
-    from psycopg import sql
-except ImportError:  # pragma: no cover - guarded for ansible-test's import sanity test
-    sql = None  # type: ignore[assignment]
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import sql
 
 DOING = "striking the drill's disaster"
 

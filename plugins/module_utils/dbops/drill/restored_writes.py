@@ -5,11 +5,7 @@ from __future__ import annotations
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.write_load import table_identifier
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import connection as mongodb_connection
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres import connection as postgres_connection
-
-try:
-    from psycopg import sql
-except ImportError:  # pragma: no cover - guarded for ansible-test's import sanity test
-    sql = None  # type: ignore[assignment]
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import sql
 
 
 def postgres_sequences(dsn: str, table: str, run_id: str) -> tuple[set[int], bool, bool]:

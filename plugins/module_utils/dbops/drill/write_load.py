@@ -28,13 +28,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.drill.acknowled
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb import connection as mongodb_connection
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres import connection as postgres_connection
-
-try:
-    import psycopg
-    from psycopg import sql
-except ImportError:  # pragma: no cover - guarded for ansible-test's import sanity test
-    psycopg = None  # type: ignore[assignment]
-    sql = None  # type: ignore[assignment]
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import psycopg, sql
 
 try:
     import pymongo

@@ -14,12 +14,15 @@ from typing import Any
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
 
+# The engine's one guarded import of the driver: every other file takes psycopg and sql from here.
 try:  # guarded: ansible-test's import sanity test loads module_utils without third-party packages
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict
+    from psycopg import sql  # noqa: F401  # pylint: disable=unused-import
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: F401  # pylint: disable=unused-import
 except ImportError:  # pragma: no cover - ansible-test's import sanity runs without psycopg
     psycopg = None  # type: ignore[assignment]
-    conninfo_to_dict = None  # type: ignore[assignment]
+    sql = None  # type: ignore[assignment]
+    conninfo_to_dict = make_conninfo = None  # type: ignore[assignment]
 
 APPLICATION_NAME = "sevenp.dbops"
 DEFAULT_CONNECT_TIMEOUT_S = 10

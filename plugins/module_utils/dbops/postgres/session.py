@@ -10,14 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import require_psycopg
-
-try:  # guarded: ansible-test's import sanity test loads module_utils without third-party packages
-    import psycopg
-    from psycopg import conninfo as psycopg_conninfo
-except ImportError:  # pragma: no cover - exercised only where psycopg is missing
-    psycopg = None  # type: ignore[assignment]
-    psycopg_conninfo = None  # type: ignore[assignment]
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
+    conninfo_to_dict,
+    make_conninfo,
+    psycopg,
+    require_psycopg,
+)
 
 
 @dataclass(frozen=True)
@@ -32,23 +30,23 @@ class ClientConnection:
 
     def with_database(self, dbname: str) -> ClientConnection:
         require_psycopg()
-        params = psycopg_conninfo.conninfo_to_dict(self.conninfo)
+        params = conninfo_to_dict(self.conninfo)
         params["dbname"] = dbname
-        return ClientConnection(psycopg_conninfo.make_conninfo("", **params), self.password)
+        return ClientConnection(make_conninfo("", **params), self.password)
 
     def database(self) -> str | None:
         require_psycopg()
-        return _text(psycopg_conninfo.conninfo_to_dict(self.conninfo).get("dbname"))
+        return _text(conninfo_to_dict(self.conninfo).get("dbname"))
 
 
 def client_connection(dsn: str) -> ClientConnection:
     require_psycopg()
     try:
-        params = psycopg_conninfo.conninfo_to_dict(dsn)
+        params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
         raise ConnectionFailed(f"invalid postgres_dsn: {exc}") from exc
     password = params.pop("password", None)
-    return ClientConnection(psycopg_conninfo.make_conninfo("", **params), _text(password))
+    return ClientConnection(make_conninfo("", **params), _text(password))
 
 
 def _text(value: str | int | None) -> str | None:

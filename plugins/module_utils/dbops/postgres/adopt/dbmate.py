@@ -11,12 +11,10 @@ from typing import Any
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.adopt.history import AdoptedVersion
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.adopt.history_table import (
-    find_history_table,
-    table_identifier,
+    schema_migrations_table,
+    select_rows,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.adopt.set_matching import spelled_as_on_disk
-
-TABLE = "schema_migrations"
 
 
 class DbmateHistory:
@@ -25,17 +23,11 @@ class DbmateHistory:
     tool = "dbmate"
 
     def present(self, conn: Any) -> bool:
-        table = find_history_table(conn, TABLE)
-        # golang-migrate's table of the same name has a `dirty` column; dbmate's never has.
-        return table is not None and "version" in table.columns and "dirty" not in table.columns
+        return schema_migrations_table(conn, with_dirty=False) is not None
 
     def read(self, conn: Any, sets: list[MigrationSet]) -> list[AdoptedVersion]:
-        table = find_history_table(conn, TABLE)
+        table = schema_migrations_table(conn, with_dirty=False)
         if table is None:
             return []
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import require_psycopg
-
-        query = require_psycopg().sql.SQL("SELECT version::text FROM {} ORDER BY version").format(
-            table_identifier(table))
-        return [AdoptedVersion(version=spelled_as_on_disk(sets, row[0]), tool=self.tool)
-                for row in conn.execute(query)]
+        rows = select_rows(conn, "SELECT version::text FROM {} ORDER BY version", table)
+        return [AdoptedVersion(version=spelled_as_on_disk(sets, row[0]), tool=self.tool) for row in rows]

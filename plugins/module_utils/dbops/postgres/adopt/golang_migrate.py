@@ -15,11 +15,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.adopt.
     AdoptionRefused,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.adopt.history_table import (
-    find_history_table,
-    table_identifier,
+    schema_migrations_table,
+    select_rows,
 )
-
-TABLE = "schema_migrations"
 
 
 class GolangMigrateHistory:
@@ -28,20 +26,16 @@ class GolangMigrateHistory:
     tool = "golang-migrate"
 
     def present(self, conn: Any) -> bool:
-        table = find_history_table(conn, TABLE)
-        return table is not None and {"version", "dirty"} <= table.columns
+        return schema_migrations_table(conn, with_dirty=True) is not None
 
     def read(self, conn: Any, sets: list[MigrationSet]) -> list[AdoptedVersion]:
-        table = find_history_table(conn, TABLE)
+        table = schema_migrations_table(conn, with_dirty=True)
         if table is None:
             return []
-        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import require_psycopg
-
-        query = require_psycopg().sql.SQL("SELECT version, dirty FROM {} ORDER BY version DESC LIMIT 1").format(
-            table_identifier(table))
-        row = conn.execute(query).fetchone()
-        if row is None:  # golang-migrate empties the table when everything is migrated down
+        rows = select_rows(conn, "SELECT version, dirty FROM {} ORDER BY version DESC LIMIT 1", table)
+        if not rows:  # golang-migrate empties the table when everything is migrated down
             return []
+        row = rows[0]
         current, dirty = int(row[0]), bool(row[1])
         if dirty:
             raise AdoptionRefused(

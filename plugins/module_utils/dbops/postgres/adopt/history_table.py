@@ -45,3 +45,22 @@ def table_identifier(table: HistoryTable) -> Any:
 
     sql = require_psycopg().sql
     return sql.Identifier(table.schema, table.name)
+
+
+SCHEMA_MIGRATIONS = "schema_migrations"
+
+
+def schema_migrations_table(conn: Any, *, with_dirty: bool) -> HistoryTable | None:
+    """golang-migrate's (with_dirty) or dbmate's `schema_migrations`: the same name, told apart by the `dirty`
+    column, which only golang-migrate's has."""
+    table = find_history_table(conn, SCHEMA_MIGRATIONS)
+    if table is None or "version" not in table.columns or ("dirty" in table.columns) != with_dirty:
+        return None
+    return table
+
+
+def select_rows(conn: Any, template: str, table: HistoryTable) -> list[tuple[Any, ...]]:
+    """Rows of `template` (SQL with one {} for the table), the table quoted as an identifier."""
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import sql
+
+    return list(conn.execute(sql.SQL(template).format(table_identifier(table))))

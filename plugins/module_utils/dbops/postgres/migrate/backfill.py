@@ -13,11 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import Backfill
-
-try:
-    from psycopg import sql
-except ImportError:  # pragma: no cover
-    sql = None  # type: ignore[assignment]
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import sql
 
 
 @dataclass

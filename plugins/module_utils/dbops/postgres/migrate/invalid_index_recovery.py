@@ -9,12 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import sql
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.sql_splitter import Statement
-
-try:
-    from psycopg import sql
-except ImportError:  # pragma: no cover
-    sql = None  # type: ignore[assignment]
 
 INDEX_REASONS = ("CREATE INDEX CONCURRENTLY", "REINDEX CONCURRENTLY")
 

@@ -10,11 +10,7 @@ from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import PostgresPart
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import RunOptions
-
-try:
-    from psycopg import sql
-except ImportError:  # pragma: no cover
-    sql = None  # type: ignore[assignment]
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import sql
 
 
 def lock_timeout_ms(part: PostgresPart, opts: RunOptions) -> int:

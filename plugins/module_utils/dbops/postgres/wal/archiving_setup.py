@@ -14,7 +14,7 @@ from typing import Any
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import wal_health
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect, sql
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver_install import (
     ArchiverInstall,
@@ -24,11 +24,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.ar
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.chain import archiver_status
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
-
-try:  # guarded: ansible-test's import sanity test loads module_utils without third-party packages
-    from psycopg import sql
-except ImportError:  # pragma: no cover
-    sql = None  # type: ignore[assignment]
 
 MANAGED = ("archive_mode", "archive_command", "restore_command", "archive_timeout")
 STATES = ("enabled", "disabled", "status")
