@@ -47,7 +47,10 @@ def probe_user(client: Any, uri: str, database: str, user: MongoUser) -> dict[st
         client[database].command({"dropUser": name})
         if not had_collection and PROBE_COLLECTION in client[database].list_collection_names():
             client[database].drop_collection(PROBE_COLLECTION)
-    return {"database": "mongodb", "user": user.id, "write_refused": write_refused, "read_ok": read_ok,
+    # kind/outcome/ok as the PostgreSQL probes report them (the module's documented shape), plus the details.
+    outcome = ("write refused" if write_refused else "write ACCEPTED") + (", read ok" if read_ok else ", read FAILED")
+    return {"database": "mongodb", "user": user.id, "role": user.id, "kind": "write and read", "outcome": outcome,
+            "ok": write_refused and read_ok, "write_refused": write_refused, "read_ok": read_ok,
             "via": f"probe user with the roles of {user.id}"}
 
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.processes import process_alive
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import (
     DEFAULT_BIN_DIR,
     PgBinaries,
@@ -50,12 +51,8 @@ class ServerControl:
         pid = self.postmaster_pid()
         if pid is None:
             return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not process_alive(pid):
             return False
-        except PermissionError:
-            return True
         # A stale postmaster.pid whose pid was reused would fool kill(0): ask pg_ctl as the final word.
         result = self.owner.run([self.binaries.path("pg_ctl"), "-D", self.pgdata, "status"], check=False)
         return result.returncode == 0
