@@ -7,11 +7,11 @@ restore is done.
 
 from __future__ import annotations
 
-import os
 import time
 
 import psycopg
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.processes import process_alive
 from tests.support.pg_cluster import PgCluster
 
 
@@ -19,13 +19,7 @@ def _postmaster_alive(cluster: PgCluster) -> bool:
     pid = cluster.postmaster_pid()
     if pid is None:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(pid)
 
 
 def start_without_waiting(cluster: PgCluster) -> None:

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,3 +117,13 @@ def new_authenticated_server(provision) -> AuthenticatedMongo:
     server.start()
     host = _secantus_uri(server).split("://", 1)[1].split("/", 1)[0]
     return AuthenticatedMongo(storage_path=storage, server=server, host=host)
+
+
+@contextmanager
+def authenticated_server(provision) -> Iterator[AuthenticatedMongo]:
+    """new_authenticated_server(provision), stopped afterwards."""
+    server = new_authenticated_server(provision)
+    try:
+        yield server
+    finally:
+        server.stop()

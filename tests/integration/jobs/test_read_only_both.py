@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -20,43 +19,12 @@ import pytest
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.read_only import ReadOnlyRequest, run_read_only
 from tests.integration.postgres.read_only.fence_setup import FencedApp, WriteLoad, snapshot
-from tests.support.mongo_server import AuthenticatedMongo, new_authenticated_server
+from tests.support.mongo_server import AuthenticatedMongo
+from tests.support.read_only_shop import APP_PW, DB, OPS_PW, mongo_roles
 
 pytestmark = pytest.mark.slow
 
-DB = "shop"
-APP_PW, OPS_PW = "mongo-app-pw", "mongo-ops-pw"
 RUNNER = Path(__file__).parents[1] / "postgres" / "read_only" / "read_only_runner.py"
-
-
-def provision(client: pymongo.MongoClient) -> None:
-    client[DB].orders.insert_one({"_id": "seed"})
-    client[DB].command("createUser", "app", pwd=APP_PW, roles=["readWrite"])
-    client[DB].command("createUser", "ops", pwd=OPS_PW, roles=["readWrite"])
-
-
-@pytest.fixture
-def mongo() -> Iterator[AuthenticatedMongo]:
-    server = new_authenticated_server(provision)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def fenced_app(pg_cluster, pg_db_name: str) -> Iterator[FencedApp]:
-    app = FencedApp(pg_cluster, pg_db_name).create()
-    try:
-        yield app
-    finally:
-        app.drop()
-
-
-def mongo_roles(mongo: AuthenticatedMongo) -> dict:
-    with pymongo.MongoClient(mongo.admin_uri) as client:
-        users = client[DB].command("usersInfo", 1)["users"]
-    return {user["user"]: sorted((role["role"], role["db"]) for role in user["roles"]) for user in users}
 
 
 class MongoWriter:
@@ -95,23 +63,23 @@ class MongoWriter:
                 time.sleep(0.01)
 
 
-def both(app: FencedApp, mongo: AuthenticatedMongo, state_file: Path, **overrides) -> ReadOnlyRequest:
-    fields = {"databases": DatabaseConnections(postgres_dsn=app.admin_dsn(), mongodb_uri=mongo.admin_uri,
+def both(app: FencedApp, shop_mongo: AuthenticatedMongo, state_file: Path, **overrides) -> ReadOnlyRequest:
+    fields = {"databases": DatabaseConnections(postgres_dsn=app.admin_dsn(), mongodb_uri=shop_mongo.admin_uri,
                                                mongodb_database=DB),
               "state_file": str(state_file), "exempt_roles": (app.ops, "ops")}
     fields.update(overrides)
     return ReadOnlyRequest(**fields)
 
 
-def test_both_databases_refuse_the_application_and_come_back_exactly(fenced_app, mongo, tmp_path):
+def test_both_databases_refuse_the_application_and_come_back_exactly(fenced_app, shop_mongo, tmp_path):
     state_file = tmp_path / "read_only.json"
-    pg_before, mongo_before = snapshot(fenced_app), mongo_roles(mongo)
+    pg_before, mongo_before = snapshot(fenced_app), mongo_roles(shop_mongo)
     pg_load = WriteLoad(fenced_app.dsn_as(fenced_app.app)).start()
-    mongo_load = MongoWriter(mongo.uri_for("app", APP_PW, DB)).start()
+    mongo_load = MongoWriter(shop_mongo.uri_for("app", APP_PW, DB)).start()
     try:
         time.sleep(0.5)
         assert pg_load.accepted and mongo_load.accepted
-        result = run_read_only(both(fenced_app, mongo, state_file))
+        result = run_read_only(both(fenced_app, shop_mongo, state_file))
         pg_load.engaged_at = mongo_load.engaged_at = time.monotonic()
         time.sleep(1.5)
     finally:
@@ -125,20 +93,20 @@ def test_both_databases_refuse_the_application_and_come_back_exactly(fenced_app,
     assert any(probe["user"] == f"app@{DB}" for probe in mongo_probes), mongo_probes
     assert all(probe["write_refused"] and probe["read_ok"] for probe in mongo_probes), mongo_probes
     assert set(result.previous) == {"postgres", "mongodb"}
-    with pymongo.MongoClient(mongo.uri_for("ops", OPS_PW, DB)) as ops:  # the exempt user keeps writing
+    with pymongo.MongoClient(shop_mongo.uri_for("ops", OPS_PW, DB)) as ops:  # the exempt user keeps writing
         ops[DB].orders.insert_one({"by": "ops"})
-    with pymongo.MongoClient(mongo.uri_for("app", APP_PW, DB)) as app:  # reads keep working
+    with pymongo.MongoClient(shop_mongo.uri_for("app", APP_PW, DB)) as app:  # reads keep working
         assert app[DB].orders.count_documents({}) > 0
 
-    assert run_read_only(both(fenced_app, mongo, state_file)).changed is False
-    assert run_read_only(both(fenced_app, mongo, state_file, state="disabled")).changed
-    assert snapshot(fenced_app) == pg_before and mongo_roles(mongo) == mongo_before
+    assert run_read_only(both(fenced_app, shop_mongo, state_file)).changed is False
+    assert run_read_only(both(fenced_app, shop_mongo, state_file, state="disabled")).changed
+    assert snapshot(fenced_app) == pg_before and mongo_roles(shop_mongo) == mongo_before
 
 
-def test_kill_9_between_postgres_and_mongodb_then_a_rerun_completes(fenced_app, mongo, tmp_path):
+def test_kill_9_between_postgres_and_mongodb_then_a_rerun_completes(fenced_app, shop_mongo, tmp_path):
     state_file = tmp_path / "read_only.json"
-    pg_before, mongo_before = snapshot(fenced_app), mongo_roles(mongo)
-    fields = {"databases": {"postgres_dsn": fenced_app.admin_dsn(), "mongodb_uri": mongo.admin_uri,
+    pg_before, mongo_before = snapshot(fenced_app), mongo_roles(shop_mongo)
+    fields = {"databases": {"postgres_dsn": fenced_app.admin_dsn(), "mongodb_uri": shop_mongo.admin_uri,
                             "mongodb_database": DB}, "state_file": str(state_file),
               "exempt_roles": [fenced_app.ops, "ops"]}
     crashed = subprocess.run([sys.executable, str(RUNNER), json.dumps(fields), "--die-at", "before-mongodb"],
@@ -146,11 +114,11 @@ def test_kill_9_between_postgres_and_mongodb_then_a_rerun_completes(fenced_app, 
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     phases = {name: entry["phase"] for name, entry in json.loads(state_file.read_text())["databases"].items()}
     assert phases == {"postgres": "engaged", "mongodb": "planned"}
-    assert mongo_roles(mongo) == mongo_before  # MongoDB was not touched yet
+    assert mongo_roles(shop_mongo) == mongo_before  # MongoDB was not touched yet
 
-    rerun = run_read_only(both(fenced_app, mongo, state_file))
+    rerun = run_read_only(both(fenced_app, shop_mongo, state_file))
     assert rerun.changed and rerun.phases == {"postgres": "engaged", "mongodb": "engaged"}
-    with pymongo.MongoClient(mongo.uri_for("app", APP_PW, DB)) as app, \
+    with pymongo.MongoClient(shop_mongo.uri_for("app", APP_PW, DB)) as app, \
             pytest.raises(pymongo.errors.OperationFailure):
         app[DB].orders.insert_one({"after": "rerun"})
     with psycopg.connect(fenced_app.dsn_as(fenced_app.app), autocommit=True) as conn:
@@ -158,5 +126,5 @@ def test_kill_9_between_postgres_and_mongodb_then_a_rerun_completes(fenced_app, 
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("INSERT INTO items (note) VALUES ('after rerun')")
 
-    run_read_only(both(fenced_app, mongo, state_file, state="disabled"))
-    assert snapshot(fenced_app) == pg_before and mongo_roles(mongo) == mongo_before
+    run_read_only(both(fenced_app, shop_mongo, state_file, state="disabled"))
+    assert snapshot(fenced_app) == pg_before and mongo_roles(shop_mongo) == mongo_before

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -17,13 +16,12 @@ import pytest
 
 from tests.integration.postgres.read_only.fence_setup import FencedApp, snapshot
 from tests.support.ansible_cli import run_playbook
-from tests.support.mongo_server import AuthenticatedMongo, new_authenticated_server
+from tests.support.mongo_server import AuthenticatedMongo
+from tests.support.read_only_shop import APP_PW, DB, mongo_roles
 from tests.support.sample_sets import add_set
 
 pytestmark = pytest.mark.slow
 
-DB = "shop"
-APP_PW, OPS_PW = "mongo-app-pw", "mongo-ops-pw"
 ENGINE_RUNNER = Path(__file__).parents[2] / "support" / "engine_runner.py"
 SLOW_SET = "2030.001_slow"
 # Non-transactional, so the cancelled statement leaves the set part-way through, as a crash would; the sleep
@@ -33,36 +31,6 @@ SELECT pg_sleep((SELECT seconds FROM stop_control));
 INSERT INTO stop_probe VALUES (1);
 """
 SLOW_MANIFEST = "postgres:\n  transaction: false\n"
-
-
-def provision(client: pymongo.MongoClient) -> None:
-    client[DB].orders.insert_one({"_id": "seed"})
-    client[DB].command("createUser", "app", pwd=APP_PW, roles=["readWrite"])
-    client[DB].command("createUser", "ops", pwd=OPS_PW, roles=["readWrite"])
-
-
-@pytest.fixture
-def mongo() -> Iterator[AuthenticatedMongo]:
-    server = new_authenticated_server(provision)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def fenced_app(pg_cluster, pg_db_name: str) -> Iterator[FencedApp]:
-    app = FencedApp(pg_cluster, pg_db_name).create()
-    try:
-        yield app
-    finally:
-        app.drop()
-
-
-def mongo_roles(mongo: AuthenticatedMongo) -> dict:
-    with pymongo.MongoClient(mongo.admin_uri) as client:
-        users = client[DB].command("usersInfo", 1)["users"]
-    return {user["user"]: sorted((role["role"], role["db"]) for role in user["roles"]) for user in users}
 
 
 def start_slow_migrate(dsn: str, migrations: Path) -> subprocess.Popen:
@@ -103,24 +71,24 @@ def pg_read(app: FencedApp) -> int:
         return conn.execute("SELECT count(*) FROM items").fetchone()[0]
 
 
-def mongo_write_refused(mongo: AuthenticatedMongo) -> bool:
+def mongo_write_refused(shop_mongo: AuthenticatedMongo) -> bool:
     try:
-        with pymongo.MongoClient(mongo.uri_for("app", APP_PW, DB), serverSelectionTimeoutMS=3000) as client:
+        with pymongo.MongoClient(shop_mongo.uri_for("app", APP_PW, DB), serverSelectionTimeoutMS=3000) as client:
             client[DB].orders.insert_one({"probe": True})
     except pymongo.errors.PyMongoError:
         return True
     return False
 
 
-def mongo_read(mongo: AuthenticatedMongo) -> int:
-    with pymongo.MongoClient(mongo.uri_for("app", APP_PW, DB), serverSelectionTimeoutMS=3000) as client:
+def mongo_read(shop_mongo: AuthenticatedMongo) -> int:
+    with pymongo.MongoClient(shop_mongo.uri_for("app", APP_PW, DB), serverSelectionTimeoutMS=3000) as client:
         return client[DB].orders.count_documents({})
 
 
-def test_stops_the_migration_fences_both_databases_and_undoes_exactly(fenced_app, mongo, tmp_path):
+def test_stops_the_migration_fences_both_databases_and_undoes_exactly(fenced_app, shop_mongo, tmp_path):
     dsn = fenced_app.admin_dsn()
     variables = {
-        "dbops_postgres_dsn": dsn, "dbops_mongodb_uri": mongo.admin_uri, "dbops_mongodb_database": DB,
+        "dbops_postgres_dsn": dsn, "dbops_mongodb_uri": shop_mongo.admin_uri, "dbops_mongodb_database": DB,
         "dbops_read_only_exempt_roles": [fenced_app.ops, "ops"],
         "dbops_read_only_state_file": str(tmp_path / "read_only.json"),
         "dbops_migration_stop_grace_period": 5, "dbops_report_dir": str(tmp_path / "reports"),
@@ -130,7 +98,7 @@ def test_stops_the_migration_fences_both_databases_and_undoes_exactly(fenced_app
     migrations.mkdir()
     runner = start_slow_migrate(dsn, migrations)
     # Taken once the migrate runs: its ledger schema and its first table are not the mode's to undo.
-    pg_before, mongo_before = snapshot(fenced_app), mongo_roles(mongo)
+    pg_before, mongo_before = snapshot(fenced_app), mongo_roles(shop_mongo)
     try:
         # Check mode: the running migrate is found and left alone, and nothing is fenced.
         planned = run_playbook("emergency_read_only.yml", variables, tmp_path, "--check")
@@ -138,7 +106,7 @@ def test_stops_the_migration_fences_both_databases_and_undoes_exactly(fenced_app
         assert planned.report["status"] == "planned"
         assert [s["stopped_by"] for s in planned.report["migrations_stopped"]["postgres"]] == [""]
         assert runner.poll() is None
-        assert (snapshot(fenced_app), mongo_roles(mongo)) == (pg_before, mongo_before)
+        assert (snapshot(fenced_app), mongo_roles(shop_mongo)) == (pg_before, mongo_before)
         assert not pg_write_refused(fenced_app)
 
         engaged = run_playbook("emergency_read_only.yml", variables, tmp_path)
@@ -157,10 +125,10 @@ def test_stops_the_migration_fences_both_databases_and_undoes_exactly(fenced_app
     assert report["probes"] and all(probe_passed(probe) for probe in report["probes"])
     assert {probe["database"] for probe in report["probes"]} == {"postgres", "mongodb"}
     assert set_status(dsn) in ("partial", "failed")
-    assert mongo_password_absent(engaged.output, mongo)
+    assert mongo_password_absent(engaged.output, shop_mongo)
     # The application reads but cannot write, on both databases.
     assert pg_write_refused(fenced_app) and pg_read(fenced_app) >= 0
-    assert mongo_write_refused(mongo) and mongo_read(mongo) >= 1
+    assert mongo_write_refused(shop_mongo) and mongo_read(shop_mongo) >= 1
 
     again = run_playbook("emergency_read_only.yml", variables, tmp_path)
     assert again.returncode == 0, again.explain()
@@ -170,12 +138,12 @@ def test_stops_the_migration_fences_both_databases_and_undoes_exactly(fenced_app
     assert lifted.returncode == 0, lifted.explain()
     assert lifted.report["status"] == "disabled" and lifted.report["phases"] == {}
     assert not pg_write_refused(fenced_app)
-    assert not mongo_write_refused(mongo)
+    assert not mongo_write_refused(shop_mongo)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM items WHERE note = 'probe'")
-    with pymongo.MongoClient(mongo.admin_uri) as client:
+    with pymongo.MongoClient(shop_mongo.admin_uri) as client:
         client[DB].orders.delete_many({"probe": True})
-    assert (snapshot(fenced_app), mongo_roles(mongo)) == (pg_before, mongo_before)
+    assert (snapshot(fenced_app), mongo_roles(shop_mongo)) == (pg_before, mongo_before)
 
     # The stopped set is resumed by the next migrate run.
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -195,5 +163,5 @@ def probe_passed(probe: dict) -> bool:
     return bool(probe["ok"]) if "ok" in probe else bool(probe["write_refused"] and probe["read_ok"])
 
 
-def mongo_password_absent(output: str, mongo: AuthenticatedMongo) -> bool:
-    return mongo.admin_password not in output and "app-secret-pw" not in output
+def mongo_password_absent(output: str, shop_mongo: AuthenticatedMongo) -> bool:
+    return shop_mongo.admin_password not in output and "app-secret-pw" not in output

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pymongo
 import pytest
 
-from tests.support.mongo_server import AuthenticatedMongo, new_authenticated_server
+from tests.support.mongo_server import AuthenticatedMongo, authenticated_server
 
 DB = "shop"
 PASSWORDS = {"app": "app-pw", "own": "own-pw", "cust": "cust-pw", "reader": "reader-pw", "ops": "ops-pw",
@@ -29,11 +29,8 @@ def provision(client: pymongo.MongoClient) -> None:
 
 @pytest.fixture
 def auth_mongo() -> Iterator[AuthenticatedMongo]:
-    server = new_authenticated_server(provision)
-    try:
+    with authenticated_server(provision) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -1,22 +1,10 @@
-"""Fixtures of the PostgreSQL read-only tests: an application with grants of every kind, on the session's cluster."""
+"""Fixtures of the PostgreSQL read-only tests (fenced_app, the application, is in tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.integration.postgres.read_only.fence_setup import FencedApp
-
-
-@pytest.fixture
-def fenced_app(pg_cluster, pg_db_name: str) -> Iterator[FencedApp]:
-    app = FencedApp(pg_cluster, pg_db_name).create()
-    try:
-        yield app
-    finally:
-        app.drop()
 
 
 @pytest.fixture
