@@ -6,10 +6,10 @@ import psycopg.errors
 import pytest
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import (
     connect,
     describe_dsn,
-    mask_secrets,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import (
     backoff_delay,
@@ -18,10 +18,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 
 
 def test_mask_secrets():
-    assert mask_secrets("postgresql://app:hunter2@db:5432/x") == "postgresql://app:********@db:5432/x"
-    assert "hunter2" not in mask_secrets("host=db password=hunter2 user=app")
-    assert "hunter2" not in mask_secrets("host=db password='hun ter2' user=app")
-    assert mask_secrets("CREATE ROLE app LOGIN PASSWORD 'hunter2'") == "CREATE ROLE app LOGIN PASSWORD '********'"
+    assert redact("postgresql://app:hunter2@db:5432/x") == "postgresql://app:********@db:5432/x"
+    assert "hunter2" not in redact("host=db password=hunter2 user=app")
+    assert "hunter2" not in redact("host=db password='hun ter2' user=app")
+    assert redact("CREATE ROLE app LOGIN PASSWORD 'hunter2'") == "CREATE ROLE app LOGIN PASSWORD '********'"
 
 
 def test_describe_dsn():

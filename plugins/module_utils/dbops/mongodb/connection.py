@@ -40,9 +40,6 @@ RAW_CODEC = None if bson is None else bson.codec_options.CodecOptions(
 DOC_CODEC: bson.codec_options.CodecOptions[dict[str, Any]] = None if bson is None else bson.codec_options.CodecOptions(
     tz_aware=True, datetime_conversion=bson.codec_options.DatetimeConversion.DATETIME_AUTO)
 
-# Kept as a name for the modules that import it; the one redaction is core.secrets.redact.
-redact_uri = redact
-
 
 def require_driver() -> None:
     if pymongo is None or bson is None:

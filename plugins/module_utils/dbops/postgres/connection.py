@@ -27,9 +27,6 @@ except ImportError:  # pragma: no cover - ansible-test's import sanity runs with
 APPLICATION_NAME = "sevenp.dbops"
 DEFAULT_CONNECT_TIMEOUT_S = 10
 
-# Kept as a name for the modules that import it; the one redaction is core.secrets.redact.
-mask_secrets = redact
-
 
 def require_psycopg() -> Any:
     if psycopg is None:

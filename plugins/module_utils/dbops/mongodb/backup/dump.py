@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import utc_now
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import dump_layout
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.content_hash import (
@@ -41,7 +42,6 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connect
     RAW_CODEC,
     bson,
     pymongo_errors,
-    redact_uri,
     require_driver,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
@@ -235,7 +235,7 @@ def take_dump(uri: str, repository: Repository | str, database: str, *, consiste
         if register:
             details = record.to_dict()
             details.pop("objects")
-            details["source"] = {"uri": redact_uri(uri), "host": socket.gethostname()}
+            details["source"] = {"uri": redact(uri), "host": socket.gethostname()}
             Catalog(repo).add_backup(BackupRecord(
                 backup_id=backup_id, engine="mongodb", kind="dump", started_at=record.started_at,
                 finished_at=record.finished_at, size_bytes=record.size_bytes, objects=objects,

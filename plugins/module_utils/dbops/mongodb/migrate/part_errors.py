@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError, MigrationFailed
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.secrets import redact
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import (
     describe_error,
     pymongo_errors,
-    redact_uri,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.python_part import user_line
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.set_part import mongo_part
@@ -20,7 +20,7 @@ def short_error(exc: BaseException) -> str:
         return exc.message
     if pymongo_errors is not None and isinstance(exc, pymongo_errors.PyMongoError):
         return describe_error(exc)
-    return redact_uri(f"{type(exc).__name__}: {exc}")
+    return redact(f"{type(exc).__name__}: {exc}")
 
 
 def part_error(mset: MigrationSet, exc: BaseException, prefix: str, code_path: Path | None = None) -> DbopsError:
