@@ -12,9 +12,11 @@ description:
   - "PostgreSQL: the backend holding the migration runner's advisory lock (the session the migrate engine runs
     its statements on) is cancelled with C(pg_cancel_backend); if it is still there after O(grace_period) seconds
     it is terminated with C(pg_terminate_backend). The module returns once the session is gone."
-  - "MongoDB: the live lock document in C(dbops_lock) names its owner's host and process. An owner on this host is
-    sent SIGTERM and waited for; an owner on another host cannot be reached and is reported in RV(mongodb) (its
-    lock expires unless it keeps renewing it)."
+  - "MongoDB: a stop is requested in the live lock document in C(dbops_lock); the runner reads it between
+    operations and batches, wherever it runs, and stops there. If it is still running after O(grace_period)
+    seconds, an owner on this host is sent SIGTERM; if the lock is still held after that, the runner's operations
+    in progress are killed with C(killOp) (found by the appName its connection announces). Every step is in
+    RV(mongodb.steps); an owner on another host that does not stop is reported (its lock expires unless renewed)."
   - The set that was under way is left as a crash leaves it; the next C(sevenp.dbops.migrate) run applies the
     engine's resume rules to it (C(on_partial)).
   - Sessions of the collection that hold no runner lock (backups, change capture) are counted in
@@ -38,7 +40,8 @@ attributes:
 options:
   grace_period:
     description:
-      - Seconds a cancelled PostgreSQL session gets to end by itself before it is terminated.
+      - Seconds a cancelled PostgreSQL session gets to end by itself before it is terminated, and a MongoDB runner
+        asked to stop before it is signalled (and again before its operations are killed).
     type: float
     default: 10
   wait_timeout:
@@ -82,7 +85,7 @@ postgres:
   type: list
   elements: dict
 mongodb:
-  description: The live MongoDB runner lock found (owner, host, pid, expires_at, action, released), or null.
+  description: The live MongoDB runner lock found (owner, host, pid, expires_at, action, released, steps), or null.
   returned: always
   type: dict
 other_sessions:

@@ -16,8 +16,8 @@ description:
     can still turn it off for itself, so this is a guard against mistakes, not a fence."
   - "PostgreSQL, O(mode=hard): also, for every role that can log in and is neither exempt nor a superuser, the
     role-level C(default_transaction_read_only = on) and the revocation of every write privilege it can use
-    (INSERT, UPDATE, DELETE, TRUNCATE on tables and columns, CREATE on schemas; its own grants, its groups' and
-    PUBLIC's). Revoking grants was chosen over C(NOLOGIN): C(NOLOGIN) would also refuse new connections that only
+    (INSERT, UPDATE, DELETE, TRUNCATE on tables and columns, USAGE and UPDATE on sequences, CREATE on schemas;
+    its own grants, its groups' and PUBLIC's). Revoking grants was chosen over C(NOLOGIN): C(NOLOGIN) would also refuse new connections that only
     read. Each ACL entry revoked is recorded with its grantor and grant option, so disabling re-grants exactly those."
   - Hard mode refuses (before changing anything) when a role to fence can act as the owner of a relation or is a
     member of a superuser, of C(pg_write_all_data) or of an exempt role, since grants cannot stop it. Superusers
@@ -30,8 +30,9 @@ description:
     write roles are revoked and their read equivalents granted, recording exactly which roles were held.
   - Everything to be changed is written to O(state_file) before it is changed, so a rerun after a crash
     completes the enable or the undo.
-  - After enabling, a write is attempted and must be refused, and a read must succeed, as each fenced role and as
-    a probe role created for the purpose (and dropped); RV(probes) lists them.
+  - After enabling, a write (and C(nextval) on a sequence it could use) is attempted and must be refused, and a
+    read must succeed, as each fenced role and as a probe role created for the purpose (and dropped); after
+    disabling, a write each fenced role was allowed before must be accepted again. RV(probes) lists them.
 author:
   - sevenp platform team (@sevenp)
 extends_documentation_fragment:
@@ -80,7 +81,7 @@ options:
     type: path
   verify:
     description:
-      - After enabling, prove it with write and read probes.
+      - After enabling, prove it with write and read probes; after disabling, prove that writes are accepted again.
     type: bool
     default: true
 notes:
@@ -140,7 +141,9 @@ phases:
   returned: always
   type: dict
 probes:
-  description: The verification probes after enabling, each with database, role, kind, statement, outcome, ok.
+  description:
+    - The verification probes after enabling or disabling, each with database, role, kind, statement, outcome, ok
+      (and C(expect=accepted) for the probes after disabling).
   returned: always
   type: list
   elements: dict

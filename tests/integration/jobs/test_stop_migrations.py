@@ -1,6 +1,6 @@
-"""The migration_stop engine against real servers: the MongoDB lock owner (a live process on this host) is
-signalled and waited for, one on another host or an expired lock is left alone, check mode only reports; with no
-runner on PostgreSQL nothing is done."""
+"""The migration_stop engine against real servers: a MongoDB runner reads the stop request in its lock and stops;
+a lock owner on this host that does not is signalled and waited for; one on another host is asked and reported, an
+expired lock is left alone; check mode only reports; with no runner on PostgreSQL nothing is done."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.stop_migra
     StopMigrationsRequest,
     stop_migrations,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.lock import server_now
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.lock import (
+    LockLost,
+    RunnerLock,
+    server_now,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.advisory_lock import RUNNER_LOCK_KEY
 
 
@@ -47,33 +51,63 @@ def hold_lock(uri: str, database: str, host: str, pid: int, ttl_s: float = 60) -
 
 
 def request(uri: str, database: str, **overrides) -> StopMigrationsRequest:
-    return StopMigrationsRequest(databases=DatabaseConnections(mongodb_uri=uri, mongodb_database=database),
-                                 wait_timeout=10, **overrides)
+    fields = {"wait_timeout": 10.0, **overrides}
+    return StopMigrationsRequest(databases=DatabaseConnections(mongodb_uri=uri, mongodb_database=database), **fields)
 
 
 def test_a_local_lock_owner_is_signalled_and_check_mode_only_reports(mongo_server, mongo_db_name, lock_owner):
     hold_lock(mongo_server, mongo_db_name, socket.gethostname(), lock_owner.pid)
     planned = stop_migrations(request(mongo_server, mongo_db_name, check_mode=True))
     assert planned.running and not planned.changed
-    assert planned.mongodb["action"] == "would signal" and planned.mongodb["pid"] == lock_owner.pid
+    assert planned.mongodb["action"] == f"would request a stop, then signal {lock_owner.pid}"
+    assert planned.mongodb["pid"] == lock_owner.pid
     assert lock_owner.poll() is None
 
-    stopped = stop_migrations(request(mongo_server, mongo_db_name))
+    stopped = stop_migrations(request(mongo_server, mongo_db_name, grace_period=0.3))
     assert stopped.changed and stopped.mongodb["action"] == "signalled" and stopped.mongodb["released"]
+    assert stopped.mongodb["steps"][0] == "stop requested in the lock document"
     lock_owner.wait(timeout=10)
     assert any("kill -TERM" in query for query in stopped.queries)
 
 
 def test_an_owner_elsewhere_or_an_expired_lock_is_left_alone(mongo_server, mongo_db_name, lock_owner):
     hold_lock(mongo_server, mongo_db_name, "another-host.invalid", lock_owner.pid)
-    elsewhere = stop_migrations(request(mongo_server, mongo_db_name))
-    assert elsewhere.running and not elsewhere.changed
-    assert elsewhere.mongodb["action"].startswith("unreachable") and elsewhere.warnings
-    assert lock_owner.poll() is None
+    elsewhere = stop_migrations(request(mongo_server, mongo_db_name, grace_period=0.2, wait_timeout=0.5))
+    assert elsewhere.running and elsewhere.changed and not elsewhere.mongodb["released"]
+    assert elsewhere.mongodb["action"] == "stop requested" and elsewhere.warnings
+    assert "another-host.invalid" in elsewhere.mongodb["steps"][-1]
+    assert lock_owner.poll() is None  # never signalled: it is not on this host
+    with pymongo.MongoClient(mongo_server) as client:
+        assert client[mongo_db_name].dbops_lock.find_one()["stop_requested"]["by"]
 
     hold_lock(mongo_server, mongo_db_name, socket.gethostname(), lock_owner.pid, ttl_s=-5)
     expired = stop_migrations(request(mongo_server, mongo_db_name))
     assert not expired.running and expired.mongodb is None and lock_owner.poll() is None
+
+
+def test_a_runner_anywhere_stops_at_its_next_step_when_asked_through_the_lock(mongo_server, mongo_db_name):
+    """The runner's own lock reads the stop request: no signal needed, so it works across hosts."""
+    with pymongo.MongoClient(mongo_server) as client:
+        lock = RunnerLock(client[mongo_db_name], ttl_s=30)
+        lock.acquire(wait_s=1)
+        stopped_at: list[str] = []
+
+        def work() -> None:  # a runner between its steps
+            try:
+                while True:
+                    lock.check()
+                    time.sleep(0.05)
+            except LockLost as exc:
+                stopped_at.append(str(exc))
+                lock.release()
+
+        runner = threading.Thread(target=work, daemon=True)
+        runner.start()
+        result = stop_migrations(request(mongo_server, mongo_db_name, grace_period=5))
+        runner.join(timeout=5)
+    assert result.changed and result.mongodb["released"] and result.mongodb["action"] == "stop requested"
+    assert stopped_at and "a stop was requested by" in stopped_at[0]
+    assert not any("kill" in query for query in result.queries)
 
 
 def test_no_runner_on_postgres_changes_nothing(pg_db):

@@ -189,8 +189,11 @@ def _disable_postgres(request: ReadOnlyRequest, state: StateFile, result: ReadOn
             result.changed = True
             return
         result.warnings += pg_engage.disable(conn, recorded["previous"], result.queries)
-    state.forget("postgres")
-    result.changed = True
+        state.forget("postgres")
+        result.changed = True
+        if request.verify:
+            pg_verify.verify_lifted(conn, request.databases.require_postgres(),
+                                    PgReadOnlyChange.from_dict(recorded["previous"]), result.probes)
 
 
 def _mongo_exempt(request: ReadOnlyRequest) -> list[str]:
@@ -241,3 +244,6 @@ def _disable_mongodb(request: ReadOnlyRequest, state: StateFile, result: ReadOnl
         client.close()
     state.forget("mongodb")
     result.changed = True
+    if request.verify:
+        mongo_read_only.verify(uri, database, MongoReadOnlyChange.from_dict(recorded["previous"]), result.probes,
+                               lifted=True)

@@ -1,9 +1,10 @@
 """The migration_stop module's engine: stop every running migrate on the databases given, and wait until it is gone.
 
 PostgreSQL first (the runner's session is found by the advisory lock it holds, cancelled, then terminated after
-the grace period), then MongoDB (the owner of the lock document). Stopping is what a crash does to a run, so the
-engine's resume rules decide what the next migrate run does with the set that was under way. Check mode only
-reports what it finds.
+the grace period), then MongoDB (the owner of the lock document: asked to stop through the lock, then signalled
+where it runs on this host, then its operations killed). Stopping is what a crash does to a run, so the engine's
+resume rules decide what the next migrate run does with the set that was under way. Check mode only reports what
+it finds.
 """
 
 from __future__ import annotations
@@ -62,11 +63,12 @@ def _stop_postgres(request: StopMigrationsRequest, result: StopMigrationsResult)
 def _stop_mongodb(request: StopMigrationsRequest, result: StopMigrationsResult) -> None:
     uri, database = request.databases.require_mongodb()
     with mongo_connected(uri, "to stop running migrations") as client:
-        lock = mongo_stop.stop_runner(client[database], wait_s=request.wait_timeout,
+        lock = mongo_stop.stop_runner(client[database], grace_s=request.grace_period, wait_s=request.wait_timeout,
                                       check_mode=request.check_mode, queries=result.queries)
     if lock is None:
         return
     result.mongodb = asdict(lock)
-    result.changed = result.changed or lock.action == "signalled"
+    result.changed = result.changed or lock.acted
     if not lock.released and not request.check_mode:
-        result.warnings.append(f"the MongoDB migration lock of {database} is held by {lock.owner}: {lock.action}")
+        result.warnings.append(f"the MongoDB migration lock of {database} is still held by {lock.owner}: "
+                               + "; ".join(lock.steps))

@@ -158,6 +158,13 @@ def test_verify_probes_each_application_user(auth_mongo, admin):
     writable = {p["user"]: p["write_refused"] for p in after}
     assert writable["app@shop"] is False and writable["reader@shop"] is True
 
+    # The undo's own proof: as each user the mode fenced, a write is accepted again.
+    lifted: list[dict] = []
+    engage.verify(auth_mongo.admin_uri, DB, change, lifted, lifted=True)
+    by_user = {p["user"]: p for p in lifted}
+    assert by_user["app@shop"]["ok"] and by_user["app@shop"]["outcome"] == "write accepted, read ok"
+    assert by_user["reader@shop"]["outcome"].startswith("skipped")  # it never wrote: nothing to be accepted again
+
 
 def test_secantus_keeps_the_roles_an_open_connection_authenticated_with(admin, connect_as):
     """Why enable() ends the users' connections: on SecantusDB a revoke alone does not reach an open connection."""

@@ -190,6 +190,10 @@ class WriteLoad:
                 conn.execute("INSERT INTO public_log VALUES ('public')")
             elif way == "column grant":
                 conn.execute("UPDATE notes SET body = 'changed' WHERE id = 1")
+            elif way == "sequence":
+                # nextval() writes the sequence even where no row is inserted; out of a read-write transaction.
+                conn.execute("SET default_transaction_read_only = off")
+                conn.execute("SELECT nextval('audit_id_seq')")
             self.accepted.append((way, started))
         except psycopg.Error as exc:
             state = exc.sqlstate or "connection"
@@ -202,7 +206,7 @@ class WriteLoad:
 
     def _run(self) -> None:
         ways = ["insert", "set off", "begin read write", "new connection", "group grant", "public grant",
-                "column grant"]
+                "column grant", "sequence"]
         conn: psycopg.Connection | None = None
         while not self._stop.is_set():
             for way in ways:

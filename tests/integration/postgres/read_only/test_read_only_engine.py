@@ -66,6 +66,7 @@ def test_no_application_write_is_accepted_after_enabled_and_disabled_restores_ex
     probes = [(probe["role"], probe["kind"], probe["ok"]) for probe in result.probes]
     assert (fenced_app.app, "write", True) in probes and (fenced_app.app, "read", True) in probes
     assert any(kind == "write (new connection)" and ok for _role, kind, ok in probes)
+    assert (fenced_app.app, "sequence", True) in probes
     assert all(probe["ok"] for probe in result.probes)
 
     # What was changed is in the result and in the state file (0600), engaged.
@@ -73,6 +74,7 @@ def test_no_application_write_is_accepted_after_enabled_and_disabled_restores_ex
     assert ("audit", "TRUNCATE", fenced_app.app, fenced_app.granter) in revoked
     assert ("public_log", "INSERT", "PUBLIC", "postgres") in revoked
     assert ("audit", "INSERT", fenced_app.writers, "postgres") in revoked
+    assert ("audit_id_seq", "USAGE", fenced_app.app, "postgres") in revoked
     assert not any(g[2] == fenced_app.ops for g in revoked)
     assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
     assert json.loads(state_file.read_text())["databases"]["postgres"]["phase"] == "engaged"
@@ -80,6 +82,10 @@ def test_no_application_write_is_accepted_after_enabled_and_disabled_restores_ex
     undone = run_read_only(request(fenced_app, state_file, state="disabled"))
     assert undone.changed
     assert snapshot(fenced_app) == before
+    # The undo proved itself: the application role's writes and a new session's are accepted again.
+    lifted = [(probe["role"], probe["kind"], probe["ok"], probe["outcome"]) for probe in undone.probes]
+    assert (fenced_app.app, "write", True, "accepted") in lifted
+    assert any(kind == "write (new connection)" and ok for _role, kind, ok, _outcome in lifted)
     assert not state_file.exists()
     assert write_refused(fenced_app.dsn_as(fenced_app.app), "INSERT INTO items (note) VALUES ('back')") == "accepted"
     # The role whose setting was already on keeps it.

@@ -3,6 +3,10 @@
 The expiry is renewed by a background thread while the runner works, so a runner that is killed (kill -9,
 lost host) stops renewing and its lock is taken over once it has expired. Times come from the server's clock
 (hello.localTime), so runners on hosts with skewed clocks agree on what "expired" means.
+
+A stop is requested by writing STOP_FIELD into the lock document (migration_stop does, from any host): the runner
+reads it between operations and batches (at most once a second) and stops there as if it had lost the lock, so
+its set is left for the next run's resume rules. This reaches a runner on another host, where no signal can.
 """
 
 from __future__ import annotations
@@ -30,6 +34,13 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate
 COLLECTION = "dbops_lock"
 LOCK_ID = "migrations"
 DEFAULT_TTL_S = 30.0
+STOP_FIELD = "stop_requested"
+STOP_POLL_S = 1.0
+
+
+def runner_app_name(host: str, pid: int) -> str:
+    """The appName a runner's MongoDB connection announces: migration_stop finds its operations by it."""
+    return f"sevenp.dbops migrate {host}:{pid}"
 
 
 class LockLost(MigrationFailed):
@@ -52,6 +63,7 @@ class RunnerLock:
         self.last_renew_error: str | None = None
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._stop_polled_at = 0.0
 
     @property
     def collection(self):
@@ -112,9 +124,23 @@ class RunnerLock:
                 return
 
     def check(self) -> None:
-        """Raise if the lock was lost (checked between operations and batches, so a runner never works unlocked)."""
+        """Raise if the lock was lost or a stop requested (checked between operations and batches, so a runner
+        never works unlocked and stops at a step boundary)."""
+        if self._held and not self._lost and time.monotonic() - self._stop_polled_at >= STOP_POLL_S:
+            self._stop_polled_at = time.monotonic()
+            self._poll_stop_request()
         if self._held and self._lost:
             raise LockLost(f"lost the MongoDB migration lock: {self._lost}; stopped before the next step")
+
+    def _poll_stop_request(self) -> None:
+        try:
+            held = self.collection.find_one({"_id": LOCK_ID, "owner": self.owner}, {STOP_FIELD: 1})
+        except pymongo_errors.PyMongoError as exc:  # unreadable for now: the renewer decides whether it is lost
+            self.last_renew_error = describe_error(exc)
+            return
+        request = (held or {}).get(STOP_FIELD)
+        if request:
+            self._lost = f"a stop was requested by {request.get('by', '?')} at {request.get('at', '?')}"
 
     def release(self) -> None:
         if not self._held:

@@ -4,6 +4,8 @@ before a call that can report them, and the batch settings derived from them."""
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, MigrationFailed
@@ -19,7 +21,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connect
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate import ledger
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.batches import BatchEnv
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.lock import RunnerLock
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.lock import RunnerLock, runner_app_name
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.migrate.set_part import mongo_part
 
 DEFAULT_BATCH_SIZE = 1000
@@ -42,7 +44,8 @@ class RunnerConnection:
         return bool(self.topology and self.topology.transactions)
 
     def open(self) -> None:
-        self.client = connect(self.uri, timeout_ms=self.timeout_ms)
+        self.client = connect(self.uri, timeout_ms=self.timeout_ms,
+                              appname=runner_app_name(socket.gethostname(), os.getpid()))
         self.db = self.client[self.database]
         where = hosts_of(self.uri)
         try:

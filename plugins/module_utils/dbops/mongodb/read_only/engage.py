@@ -95,9 +95,11 @@ def disable(client: Any, database: str, previous: dict[str, Any], queries: list[
         _mechanism(change).disable(client, change, queries)
 
 
-def verify(uri: str, database: str, change: MongoReadOnlyChange | None, probes: list[dict[str, Any]]) -> None:
+def verify(uri: str, database: str, change: MongoReadOnlyChange | None, probes: list[dict[str, Any]], *,
+           lifted: bool = False) -> None:
+    """Probes as each application user: writes refused while engaged, accepted again once lifted."""
     with connected(uri, "probing read-only mode") as client:
-        probe(client, uri, database, change, probes)
+        probe(client, uri, database, change, probes, lifted=lifted)
 
 
 def _check_database(database: str, change: MongoReadOnlyChange) -> None:

@@ -23,6 +23,8 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.read_on
 
 PROBE_PREFIX = "dbops_read_only_probe_"
 PROBE_COLLECTION = "dbops_read_only_probe"
+INSERTING_ROLES = frozenset({"readWrite", "dbOwner"})
+INSERTING_ANY_DATABASE = frozenset({"readWriteAnyDatabase", "root"})
 
 
 def users_to_probe(client: Any, database: str, change: MongoReadOnlyChange | None) -> list[MongoUser]:
@@ -34,7 +36,8 @@ def users_to_probe(client: Any, database: str, change: MongoReadOnlyChange | Non
     return [user for user in users_with_roles_on(client, database) if not user.name.startswith(PROBE_PREFIX)]
 
 
-def probe_user(client: Any, uri: str, database: str, user: MongoUser) -> dict[str, Any]:
+def probe_user(client: Any, uri: str, database: str, user: MongoUser, *, lifted: bool = False) -> dict[str, Any]:
+    """lifted: after disabling, the write must be accepted again (and is deleted at once)."""
     name = PROBE_PREFIX + secrets.token_hex(4)
     password = secrets.token_urlsafe(18)
     roles = [{"role": role, "db": db} for role, db in user.roles]
@@ -48,10 +51,16 @@ def probe_user(client: Any, uri: str, database: str, user: MongoUser) -> dict[st
         if not had_collection and PROBE_COLLECTION in client[database].list_collection_names():
             client[database].drop_collection(PROBE_COLLECTION)
     # kind/outcome/ok as the PostgreSQL probes report them (the module's documented shape), plus the details.
-    outcome = ("write refused" if write_refused else "write ACCEPTED") + (", read ok" if read_ok else ", read FAILED")
-    return {"database": "mongodb", "user": user.id, "role": user.id, "kind": "write and read", "outcome": outcome,
-            "ok": write_refused and read_ok, "write_refused": write_refused, "read_ok": read_ok,
-            "via": f"probe user with the roles of {user.id}"}
+    if lifted:
+        outcome = ("write REFUSED" if write_refused else "write accepted") + (", read ok" if read_ok else ", read FAILED")
+    else:
+        outcome = ("write refused" if write_refused else "write ACCEPTED") + (", read ok" if read_ok else ", read FAILED")
+    record = {"database": "mongodb", "user": user.id, "role": user.id, "kind": "write and read", "outcome": outcome,
+              "ok": (write_refused != lifted) and read_ok, "write_refused": write_refused, "read_ok": read_ok,
+              "via": f"probe user with the roles of {user.id}"}
+    if lifted:
+        record["expect"] = "accepted"
+    return record
 
 
 def _try_as(admin: Any, uri: str, database: str, name: str, password: str) -> tuple[bool, bool]:
@@ -75,6 +84,18 @@ def _try_as(admin: Any, uri: str, database: str, name: str, password: str) -> tu
 
 
 def verify(client: Any, uri: str, database: str, change: MongoReadOnlyChange | None,
-           probes: list[dict[str, Any]]) -> None:
+           probes: list[dict[str, Any]], *, lifted: bool = False) -> None:
     for user in users_to_probe(client, database, change):
-        probes.append(probe_user(client, uri, database, user))
+        if lifted and not can_insert(user, database):
+            probes.append({"database": "mongodb", "user": user.id, "role": user.id, "kind": "write and read",
+                           "outcome": "skipped: no role that inserts into any collection", "ok": True,
+                           "expect": "accepted"})
+            continue
+        probes.append(probe_user(client, uri, database, user, lifted=lifted))
+
+
+def can_insert(user: MongoUser, database: str) -> bool:
+    """Whether the user's roles let it insert into any collection of database: only then must the probe's write
+    be accepted once the mode is lifted (a custom role may write to one collection only)."""
+    return any((db == database and role in INSERTING_ROLES) or (db == "admin" and role in INSERTING_ANY_DATABASE)
+               for role, db in user.roles)

@@ -14,14 +14,17 @@ from typing import Any
 READ_ONLY_SETTING = "default_transaction_read_only"
 # The table privileges that write; column-level INSERT/UPDATE are recorded with their column.
 WRITE_PRIVILEGES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
+# On a sequence, USAGE and UPDATE both allow nextval() (UPDATE also setval()): a fenced role that keeps either could
+# advance the application's sequences, which is a write even when every table refuses the row.
+SEQUENCE_PRIVILEGES = ("USAGE", "UPDATE")
 PUBLIC = "PUBLIC"
 
 
 @dataclass(frozen=True)
 class RevokedGrant:
-    """One ACL entry removed: privilege on an object (a table, one of its columns, or a schema's CREATE)."""
+    """One ACL entry removed: privilege on an object (a table, one of its columns, a sequence, or a schema's CREATE)."""
 
-    kind: str  # "table" | "column" | "schema"
+    kind: str  # "table" | "column" | "sequence" | "schema"
     schema: str
     name: str | None  # table name; None for a schema
     column: str | None

@@ -3,7 +3,8 @@
 Why grants, not NOLOGIN: the mode must stop writes while reads keep working, and NOLOGIN refuses new connections,
 reads included. A role-level default_transaction_read_only alone is no fence either: any session may
 `SET default_transaction_read_only = off` or `BEGIN READ WRITE`. Revoking the write privileges (INSERT, UPDATE,
-DELETE, TRUNCATE on tables and columns, CREATE on schemas) is something a session cannot undo for itself, and it is
+DELETE, TRUNCATE on tables and columns, USAGE and UPDATE on sequences, CREATE on schemas) is something a session
+cannot undo for itself, and it is
 exactly reversible when every ACL entry removed is recorded with its grantor and grant option, which is what the
 plan holds. A role that can act as the owner of a relation (the owner may grant itself the privilege back), or is a
 member of a superuser, of pg_write_all_data or of an exempt role, cannot be fenced by grants: hard mode refuses
@@ -31,13 +32,15 @@ TRUE_SPELLINGS = {"on", "true", "yes", "1", "t", "y"}
 USER_SCHEMAS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%%' "
                 "AND n.nspname NOT LIKE 'pg\\_temp%%'")
 WRITABLE_RELATIONS = "c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+# An owner may grant itself any privilege back: sequences count here too.
+OWNABLE_RELATIONS = "c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')"
 GRANTEE_MATCH = "(a.grantee = 0 OR g.rolname = ANY(%s))"
 
 
 def _query(text: str) -> Any:
     """A catalog query with the fixed filters above spliced in (constants, never input)."""
     return sql.SQL(text).format(user_schemas=sql.SQL(USER_SCHEMAS), writable=sql.SQL(WRITABLE_RELATIONS),
-                                grantee_match=sql.SQL(GRANTEE_MATCH))
+                                ownable=sql.SQL(OWNABLE_RELATIONS), grantee_match=sql.SQL(GRANTEE_MATCH))
 
 
 def is_on(value: str | None) -> bool:
@@ -114,7 +117,7 @@ def _refuse_unfenceable(conn: Any, fenced: list[str], exempt: set[str]) -> None:
     for role in fenced:
         owned = conn.execute(
             _query("SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                   "WHERE {writable} AND {user_schemas} AND pg_has_role(%s, c.relowner, 'MEMBER') "
+                   "WHERE {ownable} AND {user_schemas} AND pg_has_role(%s, c.relowner, 'MEMBER') "
                    "ORDER BY 1 LIMIT 3"), (role,)).fetchall()
         if owned:
             problems.append(f"{role} can act as the owner of {', '.join(row[0] for row in owned)}")
@@ -159,11 +162,18 @@ def write_grants(conn: Any, grantees: list[str]) -> list[RevokedGrant]:
         "WHERE att.attnum > 0 AND NOT att.attisdropped AND {writable} "
         "AND {user_schemas} AND a.privilege_type IN ('INSERT', 'UPDATE') AND {grantee_match}"),
         (grantees,)).fetchall()
+    sequences = conn.execute(_query(
+        "SELECT 'sequence', n.nspname, c.relname, NULL, a.privilege_type, COALESCE(g.rolname, 'PUBLIC'), "
+        "gr.rolname, a.is_grantable FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles g ON g.oid = a.grantee "
+        "JOIN pg_roles gr ON gr.oid = a.grantor "
+        "WHERE c.relkind = 'S' AND {user_schemas} AND a.privilege_type IN ('USAGE', 'UPDATE') AND {grantee_match}"),
+        (grantees,)).fetchall()
     schemas = conn.execute(_query(
         "SELECT 'schema', n.nspname, NULL, NULL, a.privilege_type, COALESCE(g.rolname, 'PUBLIC'), gr.rolname, "
         "a.is_grantable FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a "
         "LEFT JOIN pg_roles g ON g.oid = a.grantee JOIN pg_roles gr ON gr.oid = a.grantor "
         "WHERE {user_schemas} AND a.privilege_type = 'CREATE' AND {grantee_match}"),
         (grantees,)).fetchall()
-    grants = [RevokedGrant(*row) for row in [*tables, *columns, *schemas]]
+    grants = [RevokedGrant(*row) for row in [*tables, *columns, *sequences, *schemas]]
     return sorted(grants, key=lambda grant: tuple(str(part) for part in grant.key))

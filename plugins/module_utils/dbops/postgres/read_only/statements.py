@@ -9,12 +9,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connec
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.read_only.change import (
     PUBLIC,
     READ_ONLY_SETTING,
+    SEQUENCE_PRIVILEGES,
     WRITE_PRIVILEGES,
     RevokedGrant,
     RoleSetting,
 )
 
 SCHEMA_PRIVILEGES = ("CREATE",)
+PRIVILEGES_BY_KIND = {"schema": SCHEMA_PRIVILEGES, "sequence": SEQUENCE_PRIVILEGES}
 
 
 def _grantee(name: str) -> Any:
@@ -22,7 +24,7 @@ def _grantee(name: str) -> Any:
 
 
 def _privilege(grant: RevokedGrant) -> Any:
-    allowed = SCHEMA_PRIVILEGES if grant.kind == "schema" else WRITE_PRIVILEGES
+    allowed = PRIVILEGES_BY_KIND.get(grant.kind, WRITE_PRIVILEGES)
     if grant.privilege not in allowed:  # the keyword is spliced in as SQL: only the known ones
         raise DbopsError(f"unexpected privilege {grant.privilege!r} in the read-only record")
     if grant.kind == "column":
@@ -33,6 +35,8 @@ def _privilege(grant: RevokedGrant) -> Any:
 def _object(grant: RevokedGrant) -> Any:
     if grant.kind == "schema":
         return sql.SQL("SCHEMA {}").format(sql.Identifier(grant.schema))
+    if grant.kind == "sequence":
+        return sql.SQL("SEQUENCE {}").format(sql.Identifier(grant.schema, grant.name or ""))
     return sql.SQL("TABLE {}").format(sql.Identifier(grant.schema, grant.name or ""))
 
 

@@ -36,7 +36,9 @@ class _Rollback(Exception):
 
 
 def verify(conn: Any, dsn: str, change: PgReadOnlyChange, probes: list[dict[str, Any]]) -> None:
-    """Append one record per probe to probes; raise when a write was accepted or a read refused."""
+    """Append one record per probe to probes; raise when a write was accepted or a read refused.
+
+    A sequence probe counts as a write: nextval() by a fenced role must be refused."""
     conn.execute("SET default_transaction_read_only = off")
     for role in change.fenced_roles:
         grant = _writable_before(conn, role, change.revoked)
@@ -45,6 +47,12 @@ def verify(conn: Any, dsn: str, change: PgReadOnlyChange, probes: list[dict[str,
         elif change.mode == "hard":
             probes.append({"database": "postgres", "role": role, "kind": "write", "outcome": "skipped",
                            "detail": "the role had no write privilege to try", "ok": True})
+        sequence = _granted_to(conn, role, [item for item in change.revoked if item.kind == "sequence"])
+        if sequence is not None:
+            # nextval() is not transactional: were the fence broken, the probe would leave a gap of one in the
+            # sequence, as any rolled-back insert does; refused, it leaves nothing.
+            probes.append(_probe(conn, role, "sequence", sql.SQL("SELECT nextval({})").format(
+                sql.Literal(sql.Identifier(sequence.schema, sequence.name or "").as_string(conn)))))
         table = _readable_table(conn, role)
         if table is not None:
             probes.append(_probe(conn, role, "read", sql.SQL("SELECT 1 FROM {} LIMIT 1").format(table)))
@@ -55,12 +63,35 @@ def verify(conn: Any, dsn: str, change: PgReadOnlyChange, probes: list[dict[str,
             f"{probe['kind']} as {probe['role']} {probe['outcome']} ({probe['statement']})" for probe in failed))
 
 
+def verify_lifted(conn: Any, dsn: str, change: PgReadOnlyChange, probes: list[dict[str, Any]]) -> None:
+    """After disabling: as each role the mode fenced, a write it was allowed before must be accepted again (in a
+    transaction that is rolled back), and a new connection must be able to write unless the server default was
+    already read-only before the mode. Raise when one is still refused."""
+    start = len(probes)
+    conn.execute("SET default_transaction_read_only = off")
+    for role in change.fenced_roles:
+        grant = _writable_before(conn, role, change.revoked)
+        if grant is not None and grant.privilege in ("DELETE", "UPDATE"):  # tried on no row: nothing to undo
+            probes.append(_probe(conn, role, "write", _write_statement(conn, grant), lifted=True))
+    if change.system is not None:  # the mode set the server default: new sessions must write again
+        probes.extend(_new_connection_probes(conn, dsn, lifted=True))
+    failed = [probe for probe in probes[start:] if not probe["ok"]]
+    if failed:
+        raise DbopsError("PostgreSQL still refuses writes after the read-only mode was lifted: " + "; ".join(
+            f"{probe['kind']} as {probe['role']} {probe['outcome']} ({probe['statement']})" for probe in failed))
+
+
 def _writable_before(conn: Any, role: str, revoked: list[RevokedGrant]) -> RevokedGrant | None:
     """A table write the role could do before the mode (its own grant, a group's, PUBLIC's); DELETE/UPDATE first:
     they can be tried on no row at all."""
     order = {"DELETE": 0, "UPDATE": 1, "INSERT": 2, "TRUNCATE": 3}
-    candidates = [grant for grant in revoked if grant.kind != "schema"]
-    for grant in sorted(candidates, key=lambda item: order[item.privilege]):
+    candidates = [grant for grant in revoked if grant.kind in ("table", "column")]
+    return _granted_to(conn, role, sorted(candidates, key=lambda item: order[item.privilege]))
+
+
+def _granted_to(conn: Any, role: str, grants: list[RevokedGrant]) -> RevokedGrant | None:
+    """The first of grants that the role held before the mode (its own, a group's, PUBLIC's)."""
+    for grant in grants:
         if grant.grantee == PUBLIC or grant.grantee == role or conn.execute(
                 "SELECT pg_has_role(%s, %s, 'MEMBER')", (role, grant.grantee)).fetchone()[0]:
             return grant
@@ -100,9 +131,11 @@ def _readable_table(conn: Any, role: str) -> Any:
     return sql.Identifier(row[0], row[1]) if row else None
 
 
-def _probe(conn: Any, role: str, kind: str, statement: Any) -> dict[str, Any]:
+def _probe(conn: Any, role: str, kind: str, statement: Any, *, lifted: bool = False) -> dict[str, Any]:
     text = statement.as_string(conn)
     record: dict[str, Any] = {"database": "postgres", "role": role, "kind": kind, "statement": text}
+    if lifted:
+        record["expect"] = "accepted"
     try:
         with conn.transaction():
             conn.execute("SET LOCAL lock_timeout = '2s'")
@@ -119,17 +152,19 @@ def _probe(conn: Any, role: str, kind: str, statement: Any) -> dict[str, Any]:
 
 
 def _judge(record: dict[str, Any], kind: str, error: Any, refusals: set[str]) -> None:
-    """A write probe is right when refused with one of `refusals`; a read probe when it succeeded."""
+    """A write probe (any kind but read) is right when refused with one of `refusals`, or, after the mode was
+    lifted (expect: accepted), when it succeeded; a read probe when it succeeded."""
+    must_work = kind == "read" or record.get("expect") == "accepted"
     if error is None:
-        record.update(outcome="accepted" if kind == "write" else "succeeded", ok=kind == "read")
+        record.update(outcome="succeeded" if kind == "read" else "accepted", ok=must_work)
         return
     state = getattr(error, "sqlstate", None) or ""
     refused = state in refusals
     record.update(outcome=f"refused ({REFUSED_SQLSTATES.get(state, state)})" if refused else f"failed ({state})",
-                  ok=kind == "write" and refused, detail=str(error).strip().splitlines()[0])
+                  ok=not must_work and refused, detail=str(error).strip().splitlines()[0])
 
 
-def _new_connection_probes(conn: Any, dsn: str) -> list[dict[str, Any]]:
+def _new_connection_probes(conn: Any, dsn: str, *, lifted: bool = False) -> list[dict[str, Any]]:
     """As a login role made for the purpose, over a new connection; the role is dropped in any case."""
     role = PROBE_ROLE_PREFIX + secrets.token_hex(4)
     password = secrets.token_urlsafe(18)
@@ -142,15 +177,19 @@ def _new_connection_probes(conn: Any, dsn: str) -> list[dict[str, Any]]:
             return [{"database": "postgres", "role": role, "kind": "new connection", "outcome": "skipped",
                      "detail": f"the probe role cannot log in: {exc}", "ok": True, "statement": ""}]
         with probe_conn:
-            return [_fresh_session_probe(probe_conn, role, "write", "CREATE TEMP TABLE dbops_read_only_probe (x int)"),
+            return [_fresh_session_probe(probe_conn, role, "write", "CREATE TEMP TABLE dbops_read_only_probe (x int)",
+                                         lifted=lifted),
                     _fresh_session_probe(probe_conn, role, "read", "SELECT count(*) FROM pg_class")]
     finally:
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
-def _fresh_session_probe(conn: Any, role: str, kind: str, statement: str) -> dict[str, Any]:
+def _fresh_session_probe(conn: Any, role: str, kind: str, statement: str, *, lifted: bool = False
+                         ) -> dict[str, Any]:
     record: dict[str, Any] = {"database": "postgres", "role": role, "kind": f"{kind} (new connection)",
                               "statement": statement}
+    if lifted:
+        record["expect"] = "accepted"
     try:
         with conn.transaction():
             conn.execute(statement)
