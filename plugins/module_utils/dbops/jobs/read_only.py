@@ -3,17 +3,12 @@
 Every change is written to the state file BEFORE it is made (phase "planned", with the values that were there),
 and marked "engaged" once made, per database. A rerun after a crash (kill -9 between the record and the change,
 or between the two databases) plans again, keeps the recorded previous values (they are the older ones) and
-completes the enable; disable restores what the record holds and then forgets that database. The state file is
-the one place both databases' undo comes from, so it lives outside any temporary directory: by default under
-/var/lib/sevenp-dbops/read_only/, named after the servers and databases (never the credentials).
+completes the enable; disable restores what the record holds and then forgets that database. The state file
+itself is jobs/read_only_state.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,20 +17,22 @@ from urllib.parse import unquote
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.read_only_state import (
+    ENGAGED,
+    PLANNED,
+    StateFile,
+    default_state_file,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import connect as mongo_connect
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import hosts_of
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.read_only import engage as mongo_read_only
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.read_only.change import MongoReadOnlyChange
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect, describe_server
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.read_only import engage as pg_engage
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.read_only import planner as pg_planner
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.read_only import verify as pg_verify
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.read_only.change import PgReadOnlyChange
 
 STATES = ("enabled", "disabled", "status")
-DEFAULT_STATE_DIR = "/var/lib/sevenp-dbops/read_only"
-PLANNED = "planned"
-ENGAGED = "engaged"
 
 
 @dataclass(frozen=True)
@@ -60,56 +57,6 @@ class ReadOnlyResult(JobReport):
     probes: list[dict[str, Any]] = field(default_factory=list)
     terminated: list[dict[str, Any]] = field(default_factory=list)
     unfenced: list[str] = field(default_factory=list)
-
-
-class StateFile:
-    """{"postgres"|"mongodb": {"phase": planned|engaged, "mode": ..., "previous": {...}}}, rewritten atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.entries: dict[str, dict[str, Any]] = {}
-        if path.exists():
-            try:
-                self.entries = json.loads(path.read_text()).get("databases", {})
-            except (OSError, ValueError) as exc:
-                raise DbopsError(f"the read-only state file {path} cannot be read: {exc}") from exc
-
-    def record(self, database: str, phase: str, previous: dict[str, Any]) -> None:
-        self.entries[database] = {"phase": phase, "previous": previous}
-        self._write()
-
-    def forget(self, database: str) -> None:
-        self.entries.pop(database, None)
-        if self.entries:
-            self._write()
-        elif self.path.exists():
-            self.path.unlink()
-
-    def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".read_only.", suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "w") as out:  # mkstemp creates it 0600
-                json.dump({"version": 1, "databases": self.entries}, out, indent=2, sort_keys=True)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        directory = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-
-
-def default_state_file(databases: DatabaseConnections) -> Path:
-    """Named after where the databases are (host, port, database), so two targets never share a file."""
-    where = [describe_server(databases.postgres_dsn) if databases.postgres_dsn else "",
-             f"{hosts_of(databases.mongodb_uri)}/{databases.mongodb_database}" if databases.mongodb_uri else ""]
-    digest = hashlib.sha256("|".join(where).encode()).hexdigest()[:20]
-    return Path(DEFAULT_STATE_DIR) / f"{digest}.json"
 
 
 def uri_user(uri: str) -> str | None:

@@ -11,10 +11,12 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.read_only import (
     ReadOnlyRequest,
-    StateFile,
-    default_state_file,
     uri_user,
     validate,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.read_only_state import (
+    StateFile,
+    default_state_file,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.read_only import statements
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.read_only.change import (
