@@ -16,7 +16,8 @@ description:
     operations and batches, wherever it runs, and stops there. If it is still running after O(grace_period)
     seconds, an owner on this host is sent SIGTERM; if the lock is still held after that, the runner's operations
     in progress are killed with C(killOp) (found by the appName its connection announces). Every step is in
-    RV(mongodb.steps); an owner on another host that does not stop is reported (its lock expires unless renewed)."
+    the C(steps) of RV(mongodb); an owner on another host that does not stop is reported (its lock expires
+    unless renewed)."
   - The set that was under way is left as a crash leaves it; the next C(sevenp.dbops.migrate) run applies the
     engine's resume rules to it (C(on_partial)).
   - Sessions of the collection that hold no runner lock (backups, change capture) are counted in

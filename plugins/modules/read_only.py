@@ -17,8 +17,9 @@ description:
   - "PostgreSQL, O(mode=hard): also, for every role that can log in and is neither exempt nor a superuser, the
     role-level C(default_transaction_read_only = on) and the revocation of every write privilege it can use
     (INSERT, UPDATE, DELETE, TRUNCATE on tables and columns, USAGE and UPDATE on sequences, CREATE on schemas;
-    its own grants, its groups' and PUBLIC's). Revoking grants was chosen over C(NOLOGIN): C(NOLOGIN) would also refuse new connections that only
-    read. Each ACL entry revoked is recorded with its grantor and grant option, so disabling re-grants exactly those."
+    its own grants, its groups' and PUBLIC's). Revoking grants was chosen over C(NOLOGIN): C(NOLOGIN) would also
+    refuse new connections that only read. Each ACL entry revoked is recorded with its grantor and grant option,
+    so disabling re-grants exactly those."
   - Hard mode refuses (before changing anything) when a role to fence can act as the owner of a relation or is a
     member of a superuser, of C(pg_write_all_data) or of an exempt role, since grants cannot stop it. Superusers
     that are not exempt cannot be fenced by grants and are listed in RV(unfenced).

@@ -114,10 +114,14 @@ def run_restore(request: RestoreRequest) -> RestoreResult:
 
 
 def _mongodb_target(request: RestoreRequest, repo: Repository) -> Any:
+    return mongodb_target(repo, request.target, request.mongodb_target_timestamp)
+
+
+def mongodb_target(repo: Repository, target: PgTargetSpec, timestamp: str | None) -> Any:
     """The MongoDB target: a recovery point's cluster time, an explicit timestamp, or the wall-clock time."""
-    if request.mongodb_target_timestamp:
-        return request.mongodb_target_timestamp
-    name = request.target.name
+    if timestamp:
+        return timestamp
+    name = target.name
     if name:
         point = Catalog(repo).get_recovery_point(name)
         if point is None:
@@ -126,7 +130,7 @@ def _mongodb_target(request: RestoreRequest, repo: Repository) -> Any:
         if not point.mongodb:
             raise RestoreError(f"recovery point {name!r} has no MongoDB position; nothing was touched")
         return point.mongodb
-    return {"wall_time": request.target.time}
+    return {"wall_time": target.time}
 
 
 def _plan_mongodb(request: RestoreRequest, repo: Repository) -> mongo_restore.RestorePlan:

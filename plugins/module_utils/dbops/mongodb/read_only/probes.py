@@ -51,10 +51,11 @@ def probe_user(client: Any, uri: str, database: str, user: MongoUser, *, lifted:
         if not had_collection and PROBE_COLLECTION in client[database].list_collection_names():
             client[database].drop_collection(PROBE_COLLECTION)
     # kind/outcome/ok as the PostgreSQL probes report them (the module's documented shape), plus the details.
+    read = ", read ok" if read_ok else ", read FAILED"
     if lifted:
-        outcome = ("write REFUSED" if write_refused else "write accepted") + (", read ok" if read_ok else ", read FAILED")
+        outcome = ("write REFUSED" if write_refused else "write accepted") + read
     else:
-        outcome = ("write refused" if write_refused else "write ACCEPTED") + (", read ok" if read_ok else ", read FAILED")
+        outcome = ("write refused" if write_refused else "write ACCEPTED") + read
     record = {"database": "mongodb", "user": user.id, "role": user.id, "kind": "write and read", "outcome": outcome,
               "ok": (write_refused != lifted) and read_ok, "write_refused": write_refused, "read_ok": read_ok,
               "via": f"probe user with the roles of {user.id}"}
