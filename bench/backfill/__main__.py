@@ -1,6 +1,7 @@
-"""Benchmark: a batched backfill declared in migration.yml, run by sevenp.dbops' engine, against one single
-UPDATE doing the same SET, each with pgbench (small point reads and updates on the same table) running alongside,
-plus a bare psycopg keyset loop as the floor of any batched backfill and idle pgbench baselines.
+"""Benchmark: a batched backfill declared in migration.yml, run by sevenp.dbops' engine twice (a fixed batch
+size, and batches sized by time with the engine's throttle), against one single UPDATE doing the same SET, each
+with pgbench (small point reads and updates on the same table) running alongside, plus a bare psycopg keyset loop
+as the floor of any batched backfill and idle pgbench baselines.
 
 Run from the repository root:  .venv/bin/python -m bench.backfill [--rows 10000000] [--batch-size 20000]
 
@@ -29,6 +30,8 @@ ENGINE_MODULE = "ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mig
 # Targets from the issue: >= 70% of the single UPDATE's rows/s, pgbench p99 <= 1.5x its idle baseline.
 ROWS_TARGET = 0.70
 P99_TARGET = 1.5
+FIXED_RUN = "engine, fixed batch"
+ADAPTIVE_RUN = "engine, adaptive batch"
 CLUSTER_CONF = {
     # Room for a 10M-row UPDATE without a checkpoint storm in the middle of the measurement.
     "shared_buffers": "'1GB'",
@@ -42,8 +45,14 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.backfill", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows in the table (default 10,000,000)")
-    parser.add_argument("--batch-size", type=int, default=20_000, help="backfill batch size (default 20,000)")
-    parser.add_argument("--pause-ms", type=int, default=0, help="backfill pause between batches (default 0)")
+    parser.add_argument("--batch-size", type=int, default=20_000,
+                        help="the fixed-batch run's (and the keyset loop's) batch size (default 20,000)")
+    parser.add_argument("--pause-ms", type=int, default=0,
+                        help="the fixed-batch run's pause between batches (default 0)")
+    parser.add_argument("--batch-time", default=None,
+                        help="the adaptive run's batch_time, e.g. 50ms (default: not declared, the engine's)")
+    parser.add_argument("--pause-ratio", type=float, default=None,
+                        help="the adaptive run's pause_ratio (default: not declared, the engine's)")
     parser.add_argument("--pgbench-clients", type=int, default=4)
     parser.add_argument("--pgbench-rate", type=int, default=1000,
                         help="pgbench transactions/s over all clients, 0 = unthrottled (default 1000)")
@@ -53,7 +62,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=1800,
                         help="stop the engine's backfill after this long and report its partial rows/s (default 1800)")
     parser.add_argument("--skip", action="append", default=[], metavar="NAME",
-                        help="skip runs whose name contains NAME: engine, single, keyset")
+                        help="skip runs whose name contains NAME: fixed, adaptive, single, keyset")
     return parser.parse_args()
 
 
@@ -70,7 +79,12 @@ def main() -> int:
                                             rate=args.pgbench_rate, latency_limit_ms=args.latency_limit_ms)
     engine_ready = importlib.util.find_spec(ENGINE_MODULE) is not None
     work = Path(tempfile.mkdtemp(prefix="dbops-bench-backfill-"))
-    migrations = contenders.write_migration_set(work / "migrations", args.batch_size, args.pause_ms)
+    # The fixed run is the backfill as it was declared before batches were sized by time: a row count, no pause.
+    fixed_pacing = {"batch_size": args.batch_size, "pause_ms": args.pause_ms, "pause_ratio": 0}
+    adaptive_pacing = {key: value for key, value in (("batch_time", args.batch_time),
+                                                      ("pause_ratio", args.pause_ratio)) if value is not None}
+    fixed_set = contenders.write_migration_set(work / "fixed", fixed_pacing)
+    adaptive_set = contenders.write_migration_set(work / "adaptive", adaptive_pacing)
     load_before = machine.load()
     results: list[dict] = []
     cluster = new_cluster(prefix="dbops-bench-backfill-pg-", extra_conf=CLUSTER_CONF)
@@ -78,11 +92,15 @@ def main() -> int:
         cluster.create_database("bf_template")
         generated_s = dataset.generate(cluster.dsn("bf_template"), args.rows)
         print(f"generated {args.rows:,} rows in {generated_s:.1f} s", flush=True)
+        def engine(migrations: Path, db: str):
+            if not engine_ready:
+                return None
+            return lambda dsn: contenders.engine_backfill(
+                dsn, migrations, contenders.Deadline(cluster.dsn(), db, args.max_seconds))
+
         runs = [
-            ("engine backfill (migration.yml)", "bf_engine",
-             (lambda dsn: contenders.engine_backfill(
-                 dsn, migrations, contenders.Deadline(cluster.dsn(), "bf_engine", args.max_seconds)))
-             if engine_ready else None),
+            (FIXED_RUN, "bf_fixed", engine(fixed_set, "bf_fixed")),
+            (ADAPTIVE_RUN, "bf_adaptive", engine(adaptive_set, "bf_adaptive")),
             ("single UPDATE", "bf_update", contenders.single_update),
             ("bare keyset loop (floor)", "bf_keyset",
              lambda dsn: contenders.keyset_loop(dsn, args.batch_size, args.pause_ms)),
@@ -110,6 +128,8 @@ def main() -> int:
             outcome, stats = pgbench_load.measure(dsn, args.rows, settings, lambda a=action, d=dsn: a(d))
             if outcome.batch_times:
                 print(f"{name}: {outcome.batch_times}", flush=True)
+            if outcome.pacing:
+                print(f"{name}: {outcome.pacing}", flush=True)
             if outcome.stopped:
                 print(f"{name}: {outcome.stopped}", flush=True)
             elif (pending := dataset.count_pending(dsn)) != 0:
@@ -165,30 +185,48 @@ def report(args, results, idle_before, idle_after, load_before, load_after) -> N
     print()
     throttle = (f"-R {args.pgbench_rate} --latency-limit {args.latency_limit_ms}" if args.pgbench_rate
                 else "unthrottled")
-    print(f"bench/backfill: {args.rows:,} rows, batch size {args.batch_size:,}, pause {args.pause_ms} ms; "
+    adaptive = ", ".join(f"{key} {value}" for key, value in (("batch_time", args.batch_time),
+                                                              ("pause_ratio", args.pause_ratio)) if value is not None)
+    print(f"bench/backfill: {args.rows:,} rows; fixed batch {args.batch_size:,} rows, pause {args.pause_ms} ms; "
+          f"adaptive batch: {adaptive or 'the engine defaults'}; "
           f"pgbench -c {args.pgbench_clients} {throttle}: a point read + a point update on the same table")
     print(f"machine: {machine.describe()}")
     print(f"{load_before} at start, {load_after} at end")
     print()
     print(results_table.render(["run", "seconds", "rows/s", "vs single UPDATE", "pgbench tps", "p50 ms", "p99 ms",
                                 "p99 vs idle", "max ms", "skipped/all", "lock held"], rows))
-    engine = by_name.get("engine backfill (migration.yml)", {})
-    if engine.get("outcome") and update_rate:
-        share = engine["outcome"]["rows"] / engine["outcome"]["seconds"] / update_rate
-        print(f"engine rows/s: {share:.0%} of the single UPDATE's, target >= {ROWS_TARGET:.0%}: "
-              f"{'met' if share >= ROWS_TARGET else 'MISSED'}")
-        p99 = engine["pgbench"]["p99_ms"]
-        factor = p99 / idle_p99
-        shown = "more than the latency limit" if math.isinf(factor) else f"{factor:.2f}x"
-        print(f"pgbench p99 during the engine backfill: {ms(p99)} ms = {shown} idle ({idle_p99:.2f} ms), "
-              f"target <= {P99_TARGET}x: {'met' if factor <= P99_TARGET else 'MISSED'}")
-    if engine.get("outcome", {}).get("batch_times"):
-        print(f"engine batches: {engine['outcome']['batch_times']}")
+    print()
+    print(targets_table(by_name, update_rate, idle_p99))
+    for name in (FIXED_RUN, ADAPTIVE_RUN):
+        outcome = by_name.get(name, {}).get("outcome") or {}
+        for detail in ("batch_times", "pacing"):
+            if outcome.get(detail):
+                print(f"{name}: {outcome[detail]}")
     if update:
         print(f"the single UPDATE held its row locks for {update['lock_held_s']:.1f} s (one transaction); "
               f"pgbench updates of rows it had touched waited that long")
     print(f"idle p99 before {idle_before.p99_ms:.2f} ms, after {idle_after.p99_ms:.2f} ms (the spread is the noise "
           "of whatever else runs on the machine); p99 ratios are against the lower one")
+
+
+def targets_table(by_name: dict, update_rate: float | None, idle_p99: float) -> str:
+    """Both targets for both engine runs: measured ratio, target, met or missed."""
+    rows = []
+    for name in (FIXED_RUN, ADAPTIVE_RUN):
+        entry = by_name.get(name, {})
+        outcome, stats = entry.get("outcome"), entry.get("pgbench")
+        if not outcome or not stats:
+            rows += [[name, what, "not run", target, "-"] for what, target in (
+                ("rows/s vs single UPDATE", f">= {ROWS_TARGET:.2f}x"), ("pgbench p99 vs idle", f"<= {P99_TARGET}x"))]
+            continue
+        share = outcome["rows"] / outcome["seconds"] / update_rate if update_rate else None
+        rows.append([name, "rows/s vs single UPDATE", results_table.ratio(share, 1.0), f">= {ROWS_TARGET:.2f}x",
+                     "-" if share is None else ("met" if share >= ROWS_TARGET and not outcome.get("stopped")
+                                                else "MISSED")])
+        factor = stats["p99_ms"] / idle_p99
+        rows.append([name, "pgbench p99 vs idle", "over the latency limit" if math.isinf(factor) else f"{factor:.2f}x",
+                     f"<= {P99_TARGET}x", "met" if factor <= P99_TARGET else "MISSED"])
+    return results_table.render(["run", "figure", "measured", "target", "met/missed"], rows)
 
 
 if __name__ == "__main__":

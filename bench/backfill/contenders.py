@@ -27,6 +27,7 @@ class Outcome:
     batches: int | None = None
     stopped: str | None = None  # why the run did not finish (it was stopped after --max-seconds)
     batch_times: str | None = None  # the engine: how long its batch statements took (first, median, max)
+    pacing: str | None = None  # the engine: its batch sizes, lock backoffs and replica waits
 
 
 class BatchTimer:
@@ -94,14 +95,15 @@ class Deadline:
         self._timer.cancel()
 
 
-def write_migration_set(root: Path, batch_size: int, pause_ms: int) -> Path:
-    """One native set: postgres.up.sql adds the column, migration.yml declares the backfill that fills it."""
+def write_migration_set(root: Path, pacing: dict) -> Path:
+    """One native set: postgres.up.sql adds the column, migration.yml declares the backfill that fills it, with
+    `pacing` (batch_size, batch_time, pause_ms, pause_ratio) as its batching keys."""
     set_dir = root / "0001_add_amount_cents"
     set_dir.mkdir(parents=True)
     manifest = {
         "description": "add amount_cents and fill it from amount",
         "backfill": [{"name": NEW_COLUMN, "table": f"public.{TABLE}", "key": "id", "set": SET_EXPRESSION,
-                      "where": WHERE, "batch_size": batch_size, "pause_ms": pause_ms}],
+                      "where": WHERE, **pacing}],
     }
     (set_dir / "migration.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     (set_dir / "postgres.up.sql").write_text(ADD_COLUMN + ";\n")
@@ -128,9 +130,13 @@ def engine_backfill(dsn: str, migrations_dir: Path, deadline: Deadline) -> Outco
         raise RuntimeError(f"engine applied {result.applied!r}, expected ['0001']")
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         progress = conn.execute("SELECT * FROM dbops.backfill_progress").fetchone()
+        # The engine's own account of its batches (sizes, lock backoffs), the last line of its log entry.
+        logged = conn.execute("SELECT statement FROM dbops.migration_log WHERE direction = 'backfill' "
+                              "ORDER BY id DESC LIMIT 1").fetchone()
+    pacing = logged["statement"].splitlines()[-1].lstrip("- ") if logged else None
     return Outcome(seconds=elapsed, rows=progress["rows_done"],
                    batches=progress.get("batches", progress.get("batches_done")), stopped=stopped,
-                   batch_times=timer.summary())
+                   batch_times=timer.summary(), pacing=pacing)
 
 
 def single_update(dsn: str) -> Outcome:

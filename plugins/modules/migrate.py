@@ -125,6 +125,14 @@ options:
       - The values are not hidden (they appear in RV(queries) inside the SQL they complete, and hiding a value such as
         V(public) would mask it everywhere in the output); do not pass secrets as placeholders.
     type: dict
+  verify_applied:
+    description:
+      - With O(state=status), check every applied set again, reading only - its PostgreSQL part's verify SQL (in
+        a READ ONLY transaction that is rolled back), its MongoDB part's validation and its C(post) validation
+        rules (a C(row_count) rule has no "before" figure then and is reported as not comparable) - and return
+        RV(verification).
+    type: bool
+    default: false
 notes:
   - Sets run on the host the module runs on; O(migrations_dir) must exist there.
   - Connection options can be set once for the play with C(module_defaults) and the C(group/sevenp.dbops.dbops)
@@ -219,6 +227,19 @@ sets:
     duration_ms:
       description: Milliseconds this run spent on the set.
       type: int
+    validation:
+      description:
+        - The set's validation rules (C(validate) in C(migration.yml)) checked in this run, each with C(index),
+          C(kind), C(phase), C(target), C(status), C(ok), C(checked), C(offending), up to five C(examples) of
+          offending keys, C(before)/C(after) for C(row_count), and C(message).
+      type: list
+      elements: dict
+verification:
+  description: With O(verify_applied), per applied set, C(version), C(ok), C(failures) (one text each) and C(rules)
+    (the post validation rules' results).
+  returned: when O(verify_applied) is set with O(state=status)
+  type: list
+  elements: dict
 queries:
   description: The statements run (in check mode, that would run), with secrets masked.
   returned: always
@@ -325,6 +346,7 @@ _REQUEST_FIELDS = {
     "mongodb_uri": "mongodb_uri", "mongodb_database": "mongodb_database", "allow_destructive": "allow_destructive",
     "allow_drift": "allow_drift", "ddl_retries": "ddl_retries", "runner_lock_timeout": "runner_lock_wait_s",
     "batch_size": "batch_size", "on_partial": "on_partial", "adopt": "adopt", "placeholders": "placeholders",
+    "verify_applied": "verify_applied",
 }
 
 
@@ -350,6 +372,7 @@ def argument_spec() -> dict:
         on_partial=option("str", "on_partial", choices=["resume", "compensate"]),
         adopt=option("str", "adopt", choices=["auto", "flyway", "golang-migrate", "dbmate", "sqitch", "none"]),
         placeholders={"type": "dict"},
+        verify_applied=option("bool", "verify_applied"),
     ))
 
 
@@ -373,6 +396,9 @@ def result_dict(outcome) -> dict:
     for key in ("current", "before", "after"):
         result[key] = "0" if result[key] in (None, "") else str(result[key])
     result["baseline"] = result["baseline"] or {}
+    verification = values.get("verification") if values else getattr(outcome, "verification", None)
+    if verification:
+        result["verification"] = plain(verification)
     return result
 
 

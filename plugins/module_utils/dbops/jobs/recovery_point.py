@@ -13,11 +13,17 @@ from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError, DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps import to_iso, utc_now
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.emergency.object_inventory import (
+    inventory_record,
+    mongodb_collections,
+    postgres_tables,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import DatabaseConnections
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import (
     recovery_time as mongo_recovery_time,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.connection import connected as mongo_connected
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.restore_point import (
     create_pg_recovery_point,
     planned_statements,
@@ -96,6 +102,8 @@ def create_recovery_point(request: RecoveryPointRequest) -> RecoveryPointResult:
             with connect(databases.postgres_dsn) as conn:
                 postgres = asdict(create_pg_recovery_point(conn, repo, request.name,
                                                            wait_timeout=request.wait_timeout, queries=queries))
+                # Which tables exist at the point: the emergency assessment finds the ones dropped since.
+                postgres["inventory"] = inventory_record(tables=postgres_tables(conn, queries))
         if databases.mongodb_uri:
             remaining = max(request.wait_timeout - (time.monotonic() - clock), 5.0)
             mongodb = _mongodb_point(request, repo, remaining, queries)
@@ -114,4 +122,6 @@ def _mongodb_point(request: RecoveryPointRequest, repo: Repository, timeout: flo
     uri, database = request.databases.require_mongodb()
     record = mongo_recovery_time.take_recovery_time(uri, repo, database, timeout_s=timeout)
     queries.append(f"cluster time of {database}; change archive flushed past it")
+    with mongo_connected(uri, "listing the collections of the recovery point") as client:
+        record["inventory"] = inventory_record(collections=mongodb_collections(client, database, queries))
     return record

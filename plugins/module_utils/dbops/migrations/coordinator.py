@@ -25,6 +25,13 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.planner import PlannedAction
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.result import SetOutcome
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.validation.evaluation import (
+    RuleEvaluation,
+    failures,
+    not_run,
+    raise_on_failure,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.validation.rules import POST, PRE
 
 
 def _with_note(exc: DbopsError, note: str) -> DbopsError:
@@ -52,7 +59,7 @@ class Coordinator:
 
     def preflight(self, actions: list[PlannedAction]) -> list[dict[str, Any]]:
         """Plan every action and run every pre-flight check (destructive guard, reversibility) up front."""
-        plan = []
+        plan: list[dict[str, Any]] = []
         for action in actions:
             mset = action.migration_set
             steps: dict[str, list[str]] = {}
@@ -78,6 +85,7 @@ class Coordinator:
                 # What a linter needs to judge the forward SQL, so nobody has to discover the sets again.
                 "postgres_source": (postgres_source(mset) if action.action in ("apply", "resume")
                                     and "postgres" in action.parts else None),
+                "validation": self._planned_rules(action, first=not plan),
             })
         return plan
 
@@ -97,7 +105,9 @@ class Coordinator:
         outcome = SetOutcome(version=mset.version, name=mset.name, action=action.action,
                              parts={p: (APPLIED if p not in action.parts else "pending") for p in mset.parts()})
         started = time.monotonic()
+        rules = self._rules(mset)
         try:
+            before = self._pre_rules(action, rules, outcome)
             for part in (p for p in ("postgres", "mongodb") if p in action.parts):
                 try:
                     self._executor(part, mset).apply(mset, self.opts, self.queries)
@@ -107,6 +117,10 @@ class Coordinator:
                 outcome.parts[part] = APPLIED
             for name in mset.parts():
                 self._executor(name, mset).validate(mset, self.opts)
+            if rules is not None:  # a failed post rule fails the set: compensated below like any failure
+                results = rules.run(POST, before)
+                outcome.validation.extend(r.to_dict() for r in results)
+                raise_on_failure(mset, results, POST)
         except DbopsError as exc:
             outcome.duration_ms = int((time.monotonic() - started) * 1000)
             outcome.status = "failed"
@@ -121,6 +135,44 @@ class Coordinator:
         outcome.status = APPLIED
         outcome.duration_ms = int((time.monotonic() - started) * 1000)
         return outcome
+
+    def _rules(self, mset: MigrationSet) -> RuleEvaluation | None:
+        """The set's validation rules, reading each database through its part boundary."""
+        if not mset.manifest.rules:
+            return None
+        databases = {db for rule in mset.manifest.rules for db in rule.databases()}
+        checkers = {db: self._executor(db, mset).rule_checker(mset) for db in sorted(databases)}
+        return RuleEvaluation(mset, checkers, check_mode=self.opts.check_mode)
+
+    def _planned_rules(self, action: PlannedAction, *, first: bool) -> list[dict[str, Any]]:
+        """Check mode: the first set's pre rules are checked (they only read); post rules, and the pre rules of
+        later sets, would only judge a state the run has not made yet: listed as not run."""
+        mset = action.migration_set
+        if not self.opts.check_mode or action.action != "apply" or not mset.manifest.rules:
+            return []
+        if first:
+            rules = self._rules(mset)
+            assert rules is not None
+            pre = rules.run(PRE, None)
+        else:
+            pre = not_run(mset, PRE, "runs once the sets before it are applied", check_mode=True)
+        post = not_run(mset, POST, "runs after the set is applied", check_mode=True)
+        failed = failures(pre)
+        if failed:
+            self.opts.warnings.append(f"{mset.version}: a real run would stop before this set: " + "; ".join(failed))
+        return [r.to_dict() for r in pre + post]
+
+    @staticmethod
+    def _pre_rules(action: PlannedAction, rules: RuleEvaluation | None, outcome: SetOutcome) -> dict[int, int] | None:
+        """Pre rules (a failure stops the set before anything changed) and the row counts post rules compare
+        with. A resumed set has changed already: neither is meaningful then (its row_count rules are reported as
+        not comparable)."""
+        if rules is None or action.action != "apply":
+            return None
+        results = rules.run(PRE, None)
+        outcome.validation.extend(r.to_dict() for r in results)
+        raise_on_failure(rules.mset, results, PRE)
+        return rules.counts_before()
 
     def _compensate(self, mset: MigrationSet, applied_parts: list[str], outcome: SetOutcome, cause: str) -> str:
         """Undo the set's applied parts in reverse order; returns a note on what happened ('' if nothing to do)."""

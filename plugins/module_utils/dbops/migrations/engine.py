@@ -14,6 +14,7 @@ from dataclasses import asdict
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import secrets_in_connection_string
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError, MigrationFailed
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.applied_verification import verify_applied
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.baseline import Baseline
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.coordinator import Coordinator
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.dependency_graph import DependencyGraph
@@ -191,6 +192,11 @@ def _run(request: RunRequest, executors: dict[str, PartExecutor] | None, result:
         if request.check_mode or request.state == "status":
             result.baseline = baseline.to_dict()
             _report_plan(request, plan, sets, ledgers, result)
+            if request.state == "status" and request.verify_applied:
+                states = set_states(sets, ledgers)
+                result.verification = verify_applied(
+                    parts, [mset for mset in sets if states[mset.version].state == SET_APPLIED],
+                    check_mode=request.check_mode)
             result.changed = result.changed or bool(baseline.entries)
             return result
         if baseline.entries:  # every pre-flight check passed: only now is anything written

@@ -15,16 +15,20 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.mode
     PostgresOptions,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.source_text import read_source
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.validation.rule_parser import parse_rules
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.yaml_text import parse_yaml
 
 TOP_KEYS = {"description", "depends_on", "phase", "destructive", "postgres", "backfill", "validate"}
 POSTGRES_KEYS = {"transaction", "lock_timeout", "statement_timeout"}
-BACKFILL_KEYS = {"name", "table", "key", "set", "where", "batch_size", "pause_ms"}
+BACKFILL_KEYS = {"name", "table", "key", "set", "where", "batch_size", "batch_time", "pause_ms", "pause_ratio",
+                 "max_replica_lag"}
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|min|h)?\s*$", re.ASCII)
 # PostgreSQL keeps lock_timeout and statement_timeout in a 32-bit integer of milliseconds.
 MAX_DURATION_MS = 2_147_483_647
 MAX_BATCH_SIZE = 10_000_000
 MAX_PAUSE_MS = 3_600_000
+MAX_BATCH_TIME_MS = 60_000
+MAX_PAUSE_RATIO = 100
 _UNIT_MS = {None: 1, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000}
 _IDENT_PATH = re.compile(r'^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*))?$')
 _COLUMN = re.compile(r'^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)$')
@@ -105,10 +109,33 @@ def _backfill(item: Any, index: int, path: Path) -> Backfill:
         key=tuple(k.strip() for k in keys),
         set=set_sql.strip(),
         where=where_sql.strip() if where_sql else None,
-        batch_size=_positive_int(item.get("batch_size", 1000), f"{where}.batch_size", path, high=MAX_BATCH_SIZE),
+        batch_size=None if item.get("batch_size") is None else _positive_int(
+            item["batch_size"], f"{where}.batch_size", path, high=MAX_BATCH_SIZE),
         pause_ms=_positive_int(item.get("pause_ms", 0), f"{where}.pause_ms", path, high=MAX_PAUSE_MS,
                                allow_zero=True),
+        **_backfill_pacing(item, where, path),
     )
+
+
+def _backfill_pacing(item: dict, where: str, path: Path) -> dict[str, Any]:
+    """batch_time, pause_ratio and max_replica_lag of a backfill; absent keys stay None (the engine's defaults)."""
+    pacing: dict[str, Any] = {}
+    if item.get("batch_time") is not None:
+        millis = parse_duration_ms(item["batch_time"], what=f"{where}.batch_time", path=path)
+        if not 1 <= millis <= MAX_BATCH_TIME_MS:
+            raise MigrationFormatError(f"{where}.batch_time must be from 1 ms to {MAX_BATCH_TIME_MS // 1000} s, "
+                                       f"not {item['batch_time']!r}", path=path)
+        pacing["batch_time_ms"] = millis
+    ratio = item.get("pause_ratio")
+    if ratio is not None:
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= MAX_PAUSE_RATIO:
+            raise MigrationFormatError(f"{where}.pause_ratio must be a number from 0 to {MAX_PAUSE_RATIO} "
+                                       f"(a fraction of each batch's time), not {ratio!r}", path=path)
+        pacing["pause_ratio"] = float(ratio)
+    if item.get("max_replica_lag") is not None:
+        pacing["max_replica_lag_ms"] = parse_duration_ms(item["max_replica_lag"], what=f"{where}.max_replica_lag",
+                                                         path=path)
+    return pacing
 
 
 def _postgres_options(value: Any, path: Path) -> PostgresOptions:
@@ -168,8 +195,12 @@ def parse_manifest(data: Any, path: Path) -> Manifest:
         if len(set(names)) != len(names):
             raise MigrationFormatError("backfill names must be unique within a set (add name: to each)", path=path)
     validate = data.get("validate") or {}
+    rules = parse_rules(validate, path) if isinstance(validate, list) else ()
+    if rules or isinstance(validate, list):
+        validate = {}
     if not isinstance(validate, dict):
-        raise MigrationFormatError("validate must be a mapping (postgres: <query>, mongodb: ...)", path=path)
+        raise MigrationFormatError("validate must be a list of rules, or the mapping postgres: <query>, mongodb: ...",
+                                   path=path)
     unknown = set(validate) - {"postgres", "mongodb"}
     if unknown:
         raise MigrationFormatError(f"validate: unknown key(s) {', '.join(sorted(map(str, unknown)))}", path=path)
@@ -183,6 +214,7 @@ def parse_manifest(data: Any, path: Path) -> Manifest:
         postgres=_postgres_options(data.get("postgres"), path),
         backfill=backfills,
         validate=dict(validate),
+        rules=rules,
         path=path,
         raw=dict(data),
     )

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.validation.rules import ValidationRule
+
 TRANSACTION_MODES = ("auto", "true", "false")
 PHASES = ("expand", "contract")
 
@@ -19,8 +21,13 @@ class Backfill:
     key: tuple[str, ...]  # columns of a unique key, in pagination order
     set: str  # SQL SET list, e.g. "duration_minutes = duration_seconds / 60"
     where: str | None = None  # SQL condition selecting the rows still to migrate
-    batch_size: int = 1000
+    # Alone, batch_size fixes the rows per batch; with batch_time it caps them. Neither: batches of about
+    # DEFAULT_BATCH_TIME_MS, sized by the engine.
+    batch_size: int | None = None
+    batch_time_ms: int | None = None  # target duration of one batch; the row count adapts to it
     pause_ms: int = 0
+    pause_ratio: float | None = None  # pause after each batch as a fraction of its time (None: the default)
+    max_replica_lag_ms: int | None = None  # wait while a streaming replica lags more (None: the default)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class Manifest:
     backfill: tuple[Backfill, ...] = ()
     # {"postgres": "<query returning no rows>", "mongodb": <interpreted by the MongoDB part>}
     validate: dict[str, Any] = field(default_factory=dict)
+    # validate: written as a list: data validation rules, checked before (pre) and after (post) the set
+    rules: tuple[ValidationRule, ...] = ()
     path: Path | None = None  # the migration.yml file, None when absent
     raw: dict[str, Any] = field(default_factory=dict)
 

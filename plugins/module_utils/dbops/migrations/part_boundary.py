@@ -20,6 +20,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part
     PartExecutor,
     RunOptions,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.validation.guarded_checker import (
+    GuardedChecker,
+)
 
 T = TypeVar("T")
 
@@ -107,6 +110,14 @@ class PartBoundary:
 
     def rollback(self, mset: MigrationSet, opts: RunOptions, queries: list[str]) -> None:
         self._call("rolling back", mset, self.executor.rollback, mset, opts, queries)
+
+    def rule_checker(self, mset: MigrationSet | None) -> Any:
+        """The executor's reads for validation rules (migrations/validation), every call through `_call`."""
+        work = getattr(self.executor, "rule_checker", None)
+        if work is None:
+            raise DbopsError(f"the {self.name} part cannot check validation rules",
+                             version=mset.version if mset is not None else None)
+        return GuardedChecker(self._call("opening its validation reads", mset, work), self._call, mset)
 
     def record_status(self, mset: MigrationSet, status: str, *, error: str | None = None) -> None:
         self._call(f"recording status {status}", mset, self.executor.record_status, mset, status,

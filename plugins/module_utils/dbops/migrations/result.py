@@ -24,6 +24,8 @@ class SetOutcome:
     status: str = "pending"  # applied | rolled_back | compensated | failed | planned
     duration_ms: int = 0
     error: str | None = None
+    # One record per validate: rule checked (migrations/validation/rule_result.RuleResult.to_dict)
+    validation: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -42,6 +44,8 @@ class RunResult:
     format: str = "native"
     # What was taken over from another migration tool's history (see migrations/baseline.py: Baseline.to_dict).
     baseline: dict[str, Any] = field(default_factory=dict)
+    # state=status with verify_applied: per applied set, {version, ok, failures, rules}.
+    verification: list[dict[str, Any]] = field(default_factory=list)
     # Set when the run failed part-way; the engine raises, but callers that catch it still see what was done.
     failed: str | None = None
     # Passwords of the run's connection strings: masked wherever they appear, even outside a URI. Never returned.

@@ -51,6 +51,8 @@ class RunRequest:
     batch_size: int | None = None  # overrides every backfill's batch_size
     on_partial: str = "resume"  # resume | compensate: what to do with half-applied sets
     check_mode: bool = False
+    # state=status: check every applied set again, reading only (its verification and post validation rules).
+    verify_applied: bool = False
     # Another tool's history to take over as baseline: auto = the tool of the directory's format, if its table is there.
     adopt: str = "auto"
     # Flyway placeholders: ${name} in Flyway files is replaced by placeholders[name]; an unknown one is an error.
@@ -150,7 +152,7 @@ def validate_request(request: RunRequest) -> RunRequest:
     _check_target(request)
     _connection("postgres_dsn", request.postgres_dsn)
     _check_mongodb(request)
-    for name in ("allow_destructive", "allow_drift", "check_mode"):
+    for name in ("allow_destructive", "allow_drift", "check_mode", "verify_applied"):
         _flag(name, getattr(request, name))
     _whole("lock_timeout_ms (the module's lock_timeout, in milliseconds)", request.lock_timeout_ms, 1,
            MAX_LOCK_TIMEOUT_MS)

@@ -179,6 +179,14 @@ class MongoPartExecutor:
 
     # ---- validate --------------------------------------------------------------------------------------------------
 
+    def rule_checker(self) -> Any:
+        """Read-only checks of migration.yml's validate: rules (mongodb/validation)."""
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.validation.rule_checker import (
+            MongoRuleChecker,
+        )
+
+        return MongoRuleChecker(self.db)
+
     def validate(self, migration_set: MigrationSet, opts: RunOptions) -> None:
         mset = migration_set
         part = self.parts.runnable(mset, opts)

@@ -1,19 +1,60 @@
 """Batched backfills by keyset pagination, checkpointed in dbops.backfill_progress.
 
 Each batch is ONE statement: it picks the next rows by key after the checkpoint, updates them and moves the
-checkpoint, all in the statement's own transaction. A kill at any moment either keeps the batch and its
-checkpoint or neither, so a rerun continues exactly after the last committed batch: every row once.
+checkpoint. A kill at any moment either keeps the batch and its checkpoint or neither, so a rerun continues
+exactly after the last committed batch: every row once.
+
+Before the batch's transaction commits (while it still holds its row locks) one more query asks the server who
+is waiting on those locks and how far behind the replicas are; the pacing (batch_sizer, throttle) turns that and
+the batch's time into the next batch's size and the pause before it.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import Backfill
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import sql
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.throttle import (
+    BatchSignals,
+    Throttle,
+)
+
+# Sessions waiting on a lock this backend holds: for row locks they wait on its transaction id, until the
+# commit. pg_locks (unlike pg_stat_activity) shows every user's sessions to any user. The replicas' replay lag
+# needs pg_read_all_stats (or superuser) to be visible; without it the lag reads as NULL and is not waited for.
+SIGNALS_QUERY = (
+    "WITH blocked AS (SELECT pid, waitstart FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid() "
+    "AND pg_backend_pid() = ANY(pg_blocking_pids(pid))) "
+    "SELECT (SELECT count(DISTINCT pid) FROM blocked), "
+    "(SELECT COALESCE(EXTRACT(epoch FROM clock_timestamp() - min(waitstart)), 0)::float8 FROM blocked), "
+    "(SELECT EXTRACT(epoch FROM max(replay_lag))::float8 FROM pg_stat_replication)"
+)
+REPLICA_LAG_QUERY = "SELECT EXTRACT(epoch FROM max(replay_lag))::float8 FROM pg_stat_replication"
+
+
+class Sizer(Protocol):
+    size: int
+
+    def observe(self, rows: int, seconds: float) -> int: ...
+
+    def shrink(self) -> int: ...
+
+    def recover(self) -> None: ...
+
+
+@dataclass
+class Pacing:
+    """How a backfill's batches are sized and spaced."""
+
+    sizer: Sizer
+    throttle: Throttle
+    clock: Callable[[], float] = time.perf_counter
+    sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass
@@ -21,6 +62,18 @@ class BackfillStats:
     rows: int = 0
     batches: int = 0
     resumed_from: list[str] | None = None
+    lock_backoffs: int = 0  # batches after which other sessions were found waiting on the batch's locks
+    lock_timeouts: int = 0  # batches retried because the backfill itself hit lock_timeout
+    replica_waits: int = 0  # lag probes that found a replica too far behind
+    sizes: list[int] = field(default_factory=list)  # rows asked for, per batch
+
+    def summary(self) -> str:
+        if not self.sizes:
+            return "no batch"
+        ordered = sorted(self.sizes)
+        return (f"{self.batches} batches of {ordered[0]}..{ordered[-1]} rows (median {ordered[len(ordered) // 2]}), "
+                f"{self.lock_backoffs} lock backoffs, {self.lock_timeouts} lock timeouts, "
+                f"{self.replica_waits} replica lag waits")
 
 
 def _split_name(name: str) -> list[str]:
@@ -35,58 +88,72 @@ def _column(name: str) -> str:
     return name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
 
 
-def batch_query(backfill: Backfill, batch_size: int, resume: bool) -> Any:
-    """The composed batch statement. Named parameters: k0..kN (the last key done, when resuming), version, name.
+@dataclass(frozen=True)
+class BatchStatements:
+    """The composed statements of one batch, run in one transaction: the bound, the UPDATE, the checkpoint.
 
-    The next batch is a key range: (last key, upper], where upper is the key of the batch_size-th row still to
-    migrate. The UPDATE then works on that range by the key's index, like a hand-written keyset loop; no row is
-    locked twice (no SELECT ... FOR UPDATE) and no join is needed.
+    The next batch is a key range: (last key, upper], where upper is the key of the n-th row after the last key
+    done, found by walking the key's index from there (a keyset step, never OFFSET from the start of the table).
+    The UPDATE then works on that range by the key's index, like a hand-written keyset loop; no row is locked
+    twice (no SELECT ... FOR UPDATE) and no join is needed. As separate statements the UPDATE's row count comes
+    from its command tag, and nothing is materialised to be counted again.
+
+    Parameters: k0..kN the last key done (when resuming), u0..uN the batch's upper key, version and name.
     """
-    table = sql.Identifier(*_split_name(backfill.table))
-    keys = [sql.Identifier(_column(k)) for k in backfill.key]
-    key_list = sql.SQL(", ").join(keys)
-    key_row = sql.SQL("({})").format(key_list)
-    after = sql.SQL("{} > ({})").format(key_row, sql.SQL(", ").join(
-        sql.Placeholder(f"k{i}") for i in range(len(keys))))
-    # The set and where expressions are SQL written by the migration's author, like postgres.up.sql; a % in them
-    # (modulo, LIKE patterns) must not be read as a parameter placeholder.
-    user_where = sql.SQL("({})").format(sql.SQL(backfill.where.replace("%", "%%"))) if backfill.where else None
-    # The bound is chosen by key alone (an index-only scan of the key), the author's filter applies only in the
-    # UPDATE: with the filter in the bound too, every batch read its heap rows twice, and until the new column
-    # has statistics the planner could pick a whole-table scan and sort for each batch.
-    bound_where = sql.SQL(" WHERE ") + after if resume else sql.SQL("")
-    update_conditions = [c for c in (after if resume else None,
-                                     sql.SQL("{} <= (SELECT {} FROM upper)").format(key_row, key_list),
-                                     user_where) if c is not None]
-    return sql.SQL(
-        "WITH bound AS (SELECT {keys} FROM {table}{bound_where} ORDER BY {keys} LIMIT {limit}), "
-        "upper AS (SELECT {keys} FROM bound ORDER BY {keys_desc} LIMIT 1), "
-        "updated AS (UPDATE {table} SET {set} WHERE {update_where} RETURNING 1), "
-        "checkpoint AS (UPDATE dbops.backfill_progress SET "
-        "last_key = COALESCE((SELECT jsonb_build_array({key_texts}) FROM upper), last_key), "
-        "rows_done = rows_done + (SELECT count(*) FROM updated), batches = batches + (SELECT count(*) FROM upper), "
-        "updated_at = now() WHERE version = %(version)s AND name = %(name)s RETURNING last_key) "
-        "SELECT (SELECT count(*) FROM bound), (SELECT count(*) FROM updated), (SELECT last_key FROM checkpoint)"
-    ).format(
-        keys=key_list,
-        table=table,
-        bound_where=bound_where,
-        limit=sql.Literal(batch_size),
-        keys_desc=sql.SQL(", ").join(sql.SQL("{} DESC").format(k) for k in keys),
-        set=sql.SQL(backfill.set.replace("%", "%%")),
-        update_where=sql.SQL(" AND ").join(update_conditions),
-        key_texts=sql.SQL(", ").join(sql.SQL("{}::text").format(k) for k in keys),
-    )
+
+    backfill: Backfill
+
+    def _parts(self) -> tuple[Any, list[Any], Any]:
+        table = sql.Identifier(*_split_name(self.backfill.table))
+        keys = [sql.Identifier(_column(k)) for k in self.backfill.key]
+        return table, keys, sql.SQL("({})").format(sql.SQL(", ").join(keys))
+
+    def _after(self, prefix: str) -> Any:
+        return sql.SQL("({})").format(sql.SQL(", ").join(
+            sql.Placeholder(f"{prefix}{i}") for i in range(len(self.backfill.key))))
+
+    def bound(self, rows: int, *, resume: bool) -> Any:
+        """The upper key (as text) of the next `rows` keys and how many there are (fewer at the end); no row
+        when none is left."""
+        table, keys, key_row = self._parts()
+        key_list = sql.SQL(", ").join(keys)
+        # By key alone (an index-only scan of the key); the author's filter applies only in the UPDATE: with the
+        # filter in the bound too, every batch read its heap rows twice, and until the new column has statistics
+        # the planner could pick a whole-table scan and sort for each batch.
+        where = sql.SQL(" WHERE {} > {}").format(key_row, self._after("k")) if resume else sql.SQL("")
+        return sql.SQL(
+            "SELECT {key_texts}, n FROM (SELECT {keys}, row_number() OVER (ORDER BY {keys}) AS n FROM {table}{where} "
+            "ORDER BY {keys} LIMIT {limit}) AS bound ORDER BY n DESC LIMIT 1"
+        ).format(key_texts=sql.SQL(", ").join(sql.SQL("{}::text").format(k) for k in keys), keys=key_list,
+                 table=table, where=where, limit=sql.Literal(rows))
+
+    def update(self, *, resume: bool) -> Any:
+        table, _keys, key_row = self._parts()
+        conditions = [sql.SQL("{} > {}").format(key_row, self._after("k"))] if resume else []
+        conditions.append(sql.SQL("{} <= {}").format(key_row, self._after("u")))
+        if self.backfill.where:
+            # The set and where expressions are SQL written by the migration's author, like postgres.up.sql; a %
+            # in them (modulo, LIKE patterns) must not be read as a parameter placeholder.
+            conditions.append(sql.SQL("({})").format(sql.SQL(self.backfill.where.replace("%", "%%"))))
+        return sql.SQL("UPDATE {table} SET {set} WHERE {conditions}").format(
+            table=table, set=sql.SQL(self.backfill.set.replace("%", "%%")),
+            conditions=sql.SQL(" AND ").join(conditions))
+
+    @staticmethod
+    def checkpoint() -> str:
+        return ("UPDATE dbops.backfill_progress SET last_key = %(last_key)s::jsonb, "
+                "rows_done = rows_done + %(updated)s, batches = batches + 1, updated_at = now() "
+                "WHERE version = %(version)s AND name = %(name)s")
 
 
-def describe(backfill: Backfill, batch_size: int) -> str:
-    """A readable form of the batch statement for plans and the statement log."""
+def describe(backfill: Backfill, sizing: str) -> str:
+    """A readable form of the batch statement for plans and the statement log; `sizing` says how many rows."""
     key = ", ".join(backfill.key)
     where = f" AND ({backfill.where})" if backfill.where else ""
     # Shown to people (plans, the statement log), never executed.
-    return (f"-- backfill {backfill.name}: batches of {batch_size} rows by ({key}), each committed with its "  # noqa: S608
+    return (f"-- backfill {backfill.name}: {sizing} by ({key}), each committed with its "  # noqa: S608
             f"checkpoint in dbops.backfill_progress\nUPDATE {backfill.table} SET {backfill.set} WHERE ({key}) > "
-            f"(<last key done>) AND ({key}) <= (<key of the {batch_size}th row after it>){where}")
+            f"(<last key done>) AND ({key}) <= (<key of the last row of the batch>){where}")
 
 
 def progress(conn: Any, version: str, name: str) -> tuple[str, list[str] | None, int, int] | None:
@@ -95,9 +162,11 @@ def progress(conn: Any, version: str, name: str) -> tuple[str, list[str] | None,
     return (row[0], row[1], row[2], row[3]) if row else None
 
 
-def run_backfill(conn: Any, version: str, backfill: Backfill, *, batch_size: int,
-                 retry: Callable[[Callable[[int], Any]], Any], should_pause: bool = True) -> BackfillStats:
-    """Run (or resume) one backfill to the end. `retry` wraps each batch in the lock-timeout retry policy."""
+def run_backfill(conn: Any, version: str, backfill: Backfill, *, pacing: Pacing,
+                 retry: Callable[[Callable[[int], Any], Callable[[int, BaseException, float], None]], Any],
+                 should_pause: bool = True) -> BackfillStats:
+    """Run (or resume) one backfill to the end. `retry(work, on_retry)` wraps each batch in the lock-timeout
+    retry policy; on_retry makes the batch smaller before the next attempt."""
     state = progress(conn, version, backfill.name)
     stats = BackfillStats()
     if state is None:
@@ -109,23 +178,78 @@ def run_backfill(conn: Any, version: str, backfill: Backfill, *, batch_size: int
         if status == "done":
             return stats
         stats.resumed_from = last_key
-    first_query = batch_query(backfill, batch_size, resume=False)
-    next_query = batch_query(backfill, batch_size, resume=True)
+    statements = _StatementCache(BatchStatements(backfill))
+    sizer, throttle = pacing.sizer, pacing.throttle
     while True:
-        def one_batch(_attempt: int, key=last_key) -> tuple[int, int, list[str] | None]:
-            params = {"version": version, "name": backfill.name}
-            if key is None:
-                return conn.execute(first_query, params).fetchone()
-            params.update({f"k{i}": value for i, value in enumerate(key)})
-            return conn.execute(next_query, params).fetchone()
+        def one_batch(_attempt: int, key=last_key) -> tuple[int, int, list[str] | None, BatchSignals, float]:
+            params: dict[str, Any] = {"version": version, "name": backfill.name}
+            params.update({f"k{i}": value for i, value in enumerate(key or ())})
+            size = sizer.size
+            stats.sizes.append(size)
+            started = pacing.clock()
+            # One transaction: the batch, its checkpoint, and the look at who waits on its row locks (they wait
+            # until the commit). A kill at any point keeps all of it or none.
+            with conn.transaction():
+                bound = conn.execute(statements.bound(size, resume=key is not None), params).fetchone()
+                if bound is None:
+                    return 0, 0, key, BatchSignals(), pacing.clock() - started
+                upper, selected = list(bound[:-1]), bound[-1]
+                params.update({f"u{i}": value for i, value in enumerate(upper)})
+                updated = conn.execute(statements.update(resume=key is not None), params).rowcount
+                conn.execute(BatchStatements.checkpoint(),
+                             {**params, "last_key": json.dumps(upper), "updated": updated})
+                signals = BatchSignals(*conn.execute(SIGNALS_QUERY).fetchone())
+            return selected, updated, upper, signals, pacing.clock() - started
 
-        selected, updated, last_key = retry(one_batch)
+        def on_lock_timeout(_attempt: int, _exc: BaseException, _delay: float) -> None:
+            stats.lock_timeouts += 1
+            sizer.shrink()
+
+        selected, updated, last_key, signals, seconds = retry(one_batch, on_lock_timeout)
         if not selected:
             break
         stats.rows += updated
         stats.batches += 1
-        if should_pause and backfill.pause_ms:
-            time.sleep(backfill.pause_ms / 1000)
+        sizer.observe(selected, seconds)
+        pause = throttle.after_batch(seconds, signals)
+        if pause.shrink:
+            stats.lock_backoffs += 1
+            sizer.shrink()
+        else:
+            sizer.recover()
+        if should_pause:
+            _wait(conn, pacing, stats, pause.seconds, signals.replica_lag_s)
     conn.execute("UPDATE dbops.backfill_progress SET status = 'done', updated_at = now() "
                  "WHERE version = %s AND name = %s", (version, backfill.name))
     return stats
+
+
+def _wait(conn: Any, pacing: Pacing, stats: BackfillStats, seconds: float, lag_s: float | None) -> None:
+    """The pause the throttle asked for, then more while a replica is too far behind (probed again each time)."""
+    if seconds > 0:
+        pacing.sleep(seconds)
+    while (wait := pacing.throttle.replica_wait(lag_s)) > 0:
+        stats.replica_waits += 1
+        pacing.sleep(wait)
+        lag_s = conn.execute(REPLICA_LAG_QUERY).fetchone()[0]
+
+
+class _StatementCache:
+    """Composed statements, the bounds by (rows, resume): the row count is a literal, so that each bound gets the
+    plan for its own LIMIT; an adaptive backfill uses a few dozen distinct sizes at most."""
+
+    def __init__(self, statements: BatchStatements) -> None:
+        self.statements = statements
+        self.bounds: dict[tuple[int, bool], Any] = {}
+        self.updates = {resume: statements.update(resume=resume) for resume in (False, True)}
+
+    def bound(self, rows: int, *, resume: bool) -> Any:
+        key = (rows, resume)
+        if key not in self.bounds:
+            if len(self.bounds) > 256:
+                self.bounds.clear()
+            self.bounds[key] = self.statements.bound(rows, resume=resume)
+        return self.bounds[key]
+
+    def update(self, *, resume: bool) -> Any:
+        return self.updates[resume]

@@ -11,31 +11,64 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connec
     psycopg,  # the one guarded import of the driver
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import backfill, ledger
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.batch_sizer import (
+    BatchSizer,
+    FixedBatch,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.error_text import pg_message
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import with_lock_retry
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_session import PartSession
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_execution import now
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.throttle import (
+    DEFAULT_MAX_REPLICA_LAG_S,
+    DEFAULT_PAUSE_RATIO,
+    Throttle,
+    ThrottleSettings,
+)
+
+# Long enough for the fixed cost of a statement (planning, the round trip, the checkpoint) to be small next to
+# it, short enough that the application's writes to the rows of a batch wait for no more than that.
+DEFAULT_BATCH_TIME_MS = 100
+MAX_ADAPTIVE_ROWS = 100_000
 
 
-def batch_size(item: Backfill, opts: RunOptions) -> int:
-    """The run's batch_size overrides every backfill's own."""
-    return opts.batch_size or item.batch_size
+def pacing_for(item: Backfill, opts: RunOptions) -> backfill.Pacing:
+    """A fixed batch when a row count is given without a batch_time (the run's batch_size overrides every
+    backfill's), else batches sized to last about batch_time, at most batch_size (or MAX_ADAPTIVE_ROWS) rows."""
+    throttle = Throttle(ThrottleSettings(
+        pause_ratio=DEFAULT_PAUSE_RATIO if item.pause_ratio is None else item.pause_ratio,
+        pause_s=item.pause_ms / 1000,
+        max_replica_lag_s=DEFAULT_MAX_REPLICA_LAG_S if item.max_replica_lag_ms is None
+        else item.max_replica_lag_ms / 1000))
+    fixed = opts.batch_size or (item.batch_size if item.batch_time_ms is None else None)
+    if fixed:
+        return backfill.Pacing(FixedBatch(fixed), throttle)
+    target_ms = item.batch_time_ms or DEFAULT_BATCH_TIME_MS
+    return backfill.Pacing(BatchSizer(target_s=target_ms / 1000, max_rows=item.batch_size or MAX_ADAPTIVE_ROWS),
+                           throttle)
+
+
+def sizing_text(item: Backfill, opts: RunOptions) -> str:
+    sizer = pacing_for(item, opts).sizer
+    if not isinstance(sizer, BatchSizer):
+        return f"batches of {sizer.size} rows"
+    return (f"batches of about {sizer.target_s * 1000:.0f} ms (at most {sizer.max_rows} rows, sized as it runs, "
+            f"throttled on lock waits and replica lag)")
 
 
 def planned_backfills(mset: MigrationSet, opts: RunOptions) -> list[str]:
-    return [backfill.describe(item, batch_size(item, opts)) for item in postgres_part(mset).backfill]
+    return [backfill.describe(item, sizing_text(item, opts)) for item in postgres_part(mset).backfill]
 
 
 def run_backfills(session: PartSession, mset: MigrationSet, opts: RunOptions, queries: list[str]) -> None:
     for item in postgres_part(mset).backfill:
         _run_backfill(session, mset, item, opts)
-        queries.append(backfill.describe(item, batch_size(item, opts)))
+        queries.append(backfill.describe(item, sizing_text(item, opts)))
 
 
 def _run_backfill(session: PartSession, mset: MigrationSet, item: Backfill, opts: RunOptions) -> None:
-    size = batch_size(item, opts)
-    described = backfill.describe(item, size)
+    described = backfill.describe(item, sizing_text(item, opts))
     session.timeouts.for_session(postgres_part(mset), opts)
     started = now()
     t0 = time.perf_counter()
@@ -46,8 +79,9 @@ def _run_backfill(session: PartSession, mset: MigrationSet, item: Backfill, opts
             1, error)])
 
     try:
-        stats = backfill.run_backfill(session.conn, mset.version, item, batch_size=size,
-                                      retry=lambda work: with_lock_retry(work, retries=opts.ddl_retries))
+        stats = backfill.run_backfill(
+            session.conn, mset.version, item, pacing=pacing_for(item, opts),
+            retry=lambda work, on_retry: with_lock_retry(work, retries=opts.ddl_retries, on_retry=on_retry))
     except psycopg.Error as exc:
         logged("error", error=pg_message(exc))
         raise MigrationFailed(f"backfill {item.name} on {item.table} failed: {pg_message(exc)}",
@@ -55,4 +89,4 @@ def _run_backfill(session: PartSession, mset: MigrationSet, item: Backfill, opts
     finally:
         session.timeouts.reset()
     resumed = f", resumed after key {stats.resumed_from}" if stats.resumed_from else ""
-    logged("ok", f"\n-- {stats.rows} rows in {stats.batches} batches{resumed}")
+    logged("ok", f"\n-- {stats.rows} rows in {stats.summary()}{resumed}")

@@ -237,6 +237,14 @@ class PostgresPartExecutor:
 
     # ---- validation ------------------------------------------------------------------------------------------------
 
+    def rule_checker(self) -> Any:
+        """Read-only checks of migration.yml's validate: rules on this connection (postgres/validation)."""
+        from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.validation.rule_checker import (
+            PostgresRuleChecker,
+        )
+
+        return PostgresRuleChecker(self.conn)
+
     def validate(self, migration_set: MigrationSet, opts: RunOptions) -> None:
         part = migration_set.postgres
         if part is None or not part.verify_sql or migration_set.version in self._verified:

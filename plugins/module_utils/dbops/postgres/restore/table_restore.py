@@ -47,8 +47,8 @@ class TableName:
 
 
 def exists(conn: Any, table: TableName) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (sql.Identifier(table.schema, table.name)
-                                                               .as_string(conn),)).fetchone()
+    qualified = sql.Identifier(table.schema, table.name).as_string(conn)
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,)).fetchone()
     return bool(row[0])
 
 

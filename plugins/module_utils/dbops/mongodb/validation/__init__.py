@@ -1,0 +1,1 @@
+"""The MongoDB side of migration.yml validate: rules: read-only checks paged by _id."""
