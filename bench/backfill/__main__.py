@@ -81,8 +81,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="dbops-bench-backfill-"))
     # The fixed run is the backfill as it was declared before batches were sized by time: a row count, no pause.
     fixed_pacing = {"batch_size": args.batch_size, "pause_ms": args.pause_ms, "pause_ratio": 0}
-    adaptive_pacing = {key: value for key, value in (("batch_time", args.batch_time),
-                                                      ("pause_ratio", args.pause_ratio)) if value is not None}
+    pacing_args = (("batch_time", args.batch_time), ("pause_ratio", args.pause_ratio))
+    adaptive_pacing = {key: value for key, value in pacing_args if value is not None}
     fixed_set = contenders.write_migration_set(work / "fixed", fixed_pacing)
     adaptive_set = contenders.write_migration_set(work / "adaptive", adaptive_pacing)
     load_before = machine.load()
@@ -92,6 +92,7 @@ def main() -> int:
         cluster.create_database("bf_template")
         generated_s = dataset.generate(cluster.dsn("bf_template"), args.rows)
         print(f"generated {args.rows:,} rows in {generated_s:.1f} s", flush=True)
+
         def engine(migrations: Path, db: str):
             if not engine_ready:
                 return None
@@ -185,8 +186,8 @@ def report(args, results, idle_before, idle_after, load_before, load_after) -> N
     print()
     throttle = (f"-R {args.pgbench_rate} --latency-limit {args.latency_limit_ms}" if args.pgbench_rate
                 else "unthrottled")
-    adaptive = ", ".join(f"{key} {value}" for key, value in (("batch_time", args.batch_time),
-                                                              ("pause_ratio", args.pause_ratio)) if value is not None)
+    pacing_args = (("batch_time", args.batch_time), ("pause_ratio", args.pause_ratio))
+    adaptive = ", ".join(f"{key} {value}" for key, value in pacing_args if value is not None)
     print(f"bench/backfill: {args.rows:,} rows; fixed batch {args.batch_size:,} rows, pause {args.pause_ms} ms; "
           f"adaptive batch: {adaptive or 'the engine defaults'}; "
           f"pgbench -c {args.pgbench_clients} {throttle}: a point read + a point update on the same table")

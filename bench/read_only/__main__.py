@@ -97,8 +97,8 @@ def main() -> int:
                 print(f"round {round_no + 1}: {database:8} {contender.name:45} {seconds:6.3f} s, "
                       f"{accepted} writes accepted after ({before} before)", flush=True)
         peers = {database: statistics.median(measured[f"{database}|{contender.name}"][0])
-                 for database, contender, _ in runs if not isinstance(contender, contenders.DbopsReadOnly)}
-        for database, contender, _ in runs:
+                 for database, contender, _writers in runs if not isinstance(contender, contenders.DbopsReadOnly)}
+        for database, contender, _writers in runs:
             times, counts, worst, befores = measured[f"{database}|{contender.name}"]
             median = statistics.median(times)
             ours = isinstance(contender, contenders.DbopsReadOnly)

@@ -18,8 +18,8 @@ MONGO_DB = "shop"
 
 def provision_postgres(admin_dsn: str) -> None:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(APP_ROLE),
-                                                                         sql.Literal(APP_PASSWORD)))
+        create = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}")
+        conn.execute(create.format(sql.Identifier(APP_ROLE), sql.Literal(APP_PASSWORD)))
         conn.execute("CREATE TABLE orders (id bigserial PRIMARY KEY, way text, at timestamptz DEFAULT now())")
         conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO {}").format(sql.Identifier(APP_ROLE)))
         conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE orders_id_seq TO {}").format(sql.Identifier(APP_ROLE)))

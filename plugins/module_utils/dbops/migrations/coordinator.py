@@ -152,7 +152,8 @@ class Coordinator:
             return []
         if first:
             rules = self._rules(mset)
-            assert rules is not None
+            if not (rules is not None):
+                raise AssertionError("the rule parser guarantees rules is not None")
             pre = rules.run(PRE, None)
         else:
             pre = not_run(mset, PRE, "runs once the sets before it are applied", check_mode=True)

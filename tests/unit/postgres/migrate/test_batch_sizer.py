@@ -13,7 +13,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 def drive(sizer: BatchSizer, rows_per_s: float, batches: int, overhead_s: float = 0.0) -> list[int]:
     """Feed the sizer batches from a fake server that handles rows_per_s (plus a fixed cost per statement)."""
     sizes = []
-    for _ in range(batches):
+    for _round in range(batches):
         sizes.append(sizer.size)
         sizer.observe(sizer.size, overhead_s + sizer.size / rows_per_s)
     return sizes
@@ -68,7 +68,7 @@ def test_a_shrink_halves_the_batch_and_the_size_recovers_gradually():
     assert sizer.shrink() == steady // 2
     sizer.observe(sizer.size, sizer.size / 100_000)
     assert sizer.size <= steady * 0.6  # the cap holds it down: no jump back to where it hurt
-    for _ in range(30):
+    for _round in range(30):
         sizer.recover()
         sizer.observe(sizer.size, sizer.size / 100_000)
     assert abs(sizer.size - steady) <= steady * 0.02

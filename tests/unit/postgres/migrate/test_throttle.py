@@ -25,7 +25,7 @@ def test_the_pause_is_a_fraction_of_the_batch_plus_the_fixed_pause():
 def test_sessions_waiting_on_the_batch_shrink_it_and_the_backoff_doubles_while_it_lasts():
     throttle = Throttle(ThrottleSettings(pause_ratio=0.1))
     blocked = BatchSignals(blocked_sessions=2, longest_block_s=0.05)
-    pauses = [throttle.after_batch(0.1, blocked) for _ in range(3)]
+    pauses = [throttle.after_batch(0.1, blocked) for _round in range(3)]
     assert [p.seconds for p in pauses] == pytest.approx([0.05, 0.1, 0.2])
     assert all(p.shrink for p in pauses) and "2 session(s) waited up to 50 ms" in pauses[0].reason
     assert throttle.after_batch(0.1, QUIET).seconds == pytest.approx(0.01)  # a clean batch resets the streak
@@ -36,7 +36,7 @@ def test_sessions_waiting_on_the_batch_shrink_it_and_the_backoff_doubles_while_i
 def test_the_lock_backoff_is_never_shorter_than_the_duty_cycle_pause_and_is_capped():
     throttle = Throttle(ThrottleSettings(pause_ratio=1.0))
     assert throttle.after_batch(0.2, BatchSignals(1, 0.01)).seconds == pytest.approx(0.2)
-    for _ in range(20):
+    for _round in range(20):
         pause = throttle.after_batch(0.05, BatchSignals(1, 0.3))
     assert pause.seconds == MAX_LOCK_BACKOFF_S
 

@@ -95,7 +95,8 @@ class RuleEvaluation:
 
     @staticmethod
     def _single(rule: ValidationRule, checker: RuleChecker) -> Offenders:
-        assert rule.target is not None
+        if not (rule.target is not None):
+            raise AssertionError("the rule parser guarantees rule.target is not None")
         if rule.kind == "not_null":
             return checker.nulls(rule.target, rule.fields, rule.paging)
         if rule.kind == "unique":
@@ -113,7 +114,8 @@ class RuleEvaluation:
             result.message = f"{found.checked} checked, none offending" if found.checked >= 0 else "none offending"
 
     def _row_count(self, rule: ValidationRule, result: RuleResult, before: dict[int, int] | None) -> None:
-        assert rule.target is not None
+        if not (rule.target is not None):
+            raise AssertionError("the rule parser guarantees rule.target is not None")
         after = self.checkers[rule.target.database].count(rule.target, rule.paging)
         result.after = result.checked = after
         problems = []
@@ -149,7 +151,8 @@ class RuleEvaluation:
             after = page.after
 
     def _orphans(self, rule: ValidationRule) -> Offenders:
-        assert rule.source is not None and rule.reference is not None
+        if not (rule.source is not None and rule.reference is not None):
+            raise AssertionError("the rule parser guarantees rule.source is not None and rule.reference is not None")
         found = Offenders()
         batch: list[tuple[str, Any]] = []
 
@@ -175,7 +178,8 @@ class RuleEvaluation:
         return found
 
     def _matches(self, rule: ValidationRule, result: RuleResult) -> None:
-        assert rule.source is not None and rule.reference is not None
+        if not (rule.source is not None and rule.reference is not None):
+            raise AssertionError("the rule parser guarantees rule.source is not None and rule.reference is not None")
 
         def rows(side: Field) -> Iterator[tuple[str, Any]]:
             # The shared key is a column / field of its own: a collection is paged by _id, not by it.

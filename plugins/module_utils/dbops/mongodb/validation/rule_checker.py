@@ -100,7 +100,8 @@ class MongoRuleChecker:
             after = [field_value(batch[-1], f) for f in order]
 
     def custom(self, rule: ValidationRule) -> Offenders:
-        assert rule.target is not None
+        if not (rule.target is not None):
+            raise AssertionError("the rule parser guarantees rule.target is not None")
         if rule.kind == "json_schema":
             bad = {"$nor": [{"$jsonSchema": rule.schema}]}
             if rule.sample is not None:
@@ -124,7 +125,8 @@ class MongoRuleChecker:
         return found
 
     def _sampled(self, rule: ValidationRule, bad: dict) -> Offenders:
-        assert rule.target is not None and rule.sample is not None
+        if not (rule.target is not None and rule.sample is not None):
+            raise AssertionError("the rule parser guarantees rule.target is not None and rule.sample is not None")
         collection = self.db[rule.target.name]
         sampled = list(collection.aggregate([{"$sample": {"size": rule.sample}}, {"$project": {"_id": 1}}],
                                             maxTimeMS=rule.paging.statement_timeout_ms))
