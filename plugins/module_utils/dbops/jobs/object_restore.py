@@ -2,10 +2,10 @@
 the live ones (a side schema, a side database) and, with copy_back, put back into the live database.
 
 Both sides are planned before anything is touched: the PostgreSQL base backup and every WAL file recovery needs
-are checked (pitr_restore.PgRestore.plan), and the MongoDB dump and change archive that reach the target are
-chosen. A table or collection that did not exist at the target fails the run before anything is copied back.
-The live clusters are never stopped: PostgreSQL is recovered into a throwaway cluster on another port
-(postgres/restore/side_cluster.py), MongoDB into the side database.
+are checked (pitr_restore.plan_pg_restore, once: the side cluster recovers from that plan), and the MongoDB dump
+and change archive that reach the target are chosen. A table or collection that did not exist at the target fails
+the run before anything is copied back. The live clusters are never stopped: PostgreSQL is recovered into a
+throwaway cluster on another port (postgres/restore/side_cluster.py), MongoDB into the side database.
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.restore
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore import table_restore
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import PgTargetSpec
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_restore import (
-    PgRestore,
+    PgRestorePlan,
     PgRestoreRequest,
+    plan_pg_restore,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.side_cluster import side_cluster
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import PgBinaries
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.options import RepositoryOptions
 
 DEFAULT_SIDE_SCHEMA = "dbops_recovered"
@@ -82,10 +84,10 @@ def run_object_restore(request: ObjectRestoreRequest) -> ObjectRestoreResult:
     tables = validate(request)
     repo = request.repository.open()
     result = ObjectRestoreResult()
-    pg_restore = _pg_restore(request, repo) if tables else None
+    # Every WAL file recovery needs is checked before anything is started, once: the side cluster uses this plan.
+    pg_plan = plan_pg_restore(repo, Catalog(repo), request.target, result.steps) if tables else None
     mongo = _mongo_plan(request, repo) if request.collections else None
-    if pg_restore is not None:
-        pg_plan = pg_restore.plan()  # every WAL file checked before anything is started
+    if pg_plan is not None:
         result.plan["postgres"] = {**pg_plan.as_dict(), "tables": [str(table) for table in tables],
                                    "side_schema": request.side_schema}
     if mongo is not None:
@@ -100,8 +102,8 @@ def run_object_restore(request: ObjectRestoreRequest) -> ObjectRestoreResult:
         result.duration_ms = int((time.monotonic() - clock) * 1000)
         return result
     try:
-        if tables:
-            _restore_tables(request, repo, tables, result)
+        if pg_plan is not None:
+            _restore_tables(request, repo, pg_plan, tables, result)
         if mongo is not None:
             _restore_collections(request, repo, mongo, result)
     except RestoreError:
@@ -112,24 +114,17 @@ def run_object_restore(request: ObjectRestoreRequest) -> ObjectRestoreResult:
     return result
 
 
-def _pg_restore(request: ObjectRestoreRequest, repo: Any) -> PgRestore:
-    # The planning half of the point-in-time restore; a placeholder pgdata, since nothing is laid down by it.
-    return PgRestore(_pg_request(request, repo, ClusterOnHost(pgdata="/nonexistent/side-cluster-plan",
-                                                              bin_dir=request.cluster.bin_dir,
-                                                              os_user=request.cluster.os_user)))
-
-
 def _pg_request(request: ObjectRestoreRequest, repo: Any, cluster: ClusterOnHost) -> PgRestoreRequest:
     return PgRestoreRequest(repo=repo, postgres_dsn=request.databases.require_postgres(), target=request.target,
                             cluster=cluster, restore_command=request.restore_command, timeout=request.timeout,
                             flush_before=False, verify_archiving=False)
 
 
-def _restore_tables(request: ObjectRestoreRequest, repo: Any, tables: list[table_restore.TableName],
-                    result: ObjectRestoreResult) -> None:
+def _restore_tables(request: ObjectRestoreRequest, repo: Any, plan: PgRestorePlan,
+                    tables: list[table_restore.TableName], result: ObjectRestoreResult) -> None:
     live_dsn = request.databases.require_postgres()
     binaries = PgBinaries(request.cluster.bin_dir)
-    with side_cluster(_pg_request(request, repo, request.cluster)) as side:
+    with side_cluster(_pg_request(request, repo, request.cluster), plan) as side:
         result.steps += [f"side cluster: {step}" for step in side.restored.steps]
         rows = table_restore.stage(side.dsn, live_dsn, tables, request.side_schema, binaries, result.queries)
     for table in tables:

@@ -126,6 +126,16 @@ def derive_restore_command(archive_command: str | None) -> str | None:
     return None
 
 
+def plan_pg_restore(repo: Repository, catalog: Catalog, spec: PgTargetSpec, steps: list[str]) -> PgRestorePlan:
+    """The base backup and WAL range that reach spec, with every WAL file read and checked; touches nothing."""
+    plan = plan_restore(repo, catalog, spec.resolve(catalog), backup_id=spec.backup_id,
+                        timeline_override=spec.timeline)
+    checked = verify_restore_wal(repo, plan)
+    steps.append(f"checked the {checked} archived WAL file(s) recovery needs ({plan.required_first} to "
+                 f"{plan.required_last}): present, full size, sha256 verified")
+    return plan
+
+
 class PgRestore:
     def __init__(self, request: PgRestoreRequest) -> None:
         # The one check of pgdata: every PostgreSQL restore (restore job, restore_postgres) is built here.
@@ -171,13 +181,7 @@ class PgRestore:
 
     def plan(self) -> PgRestorePlan:
         """The plan, with every WAL file it needs read and checked: nothing is stopped before this returns."""
-        spec = self.req.target
-        plan = plan_restore(self.req.repo, self.catalog, spec.resolve(self.catalog), backup_id=spec.backup_id,
-                            timeline_override=spec.timeline)
-        checked = verify_restore_wal(self.req.repo, plan)
-        self.steps.append(f"checked the {checked} archived WAL file(s) recovery needs ({plan.required_first} to "
-                          f"{plan.required_last}): present, full size, sha256 verified")
-        return plan
+        return plan_pg_restore(self.req.repo, self.catalog, self.req.target, self.steps)
 
     def _preflight(self, plan: PgRestorePlan) -> None:
         parent = self.pgdata.parent
@@ -357,12 +361,13 @@ class PgRestore:
             result.verified = result.timeline > int(plan.backup.details.get("timeline", 1)) and \
                 (reached or not stop_lines) and archiving
 
-    def run(self) -> PgRestoreResult:
+    def run(self, plan: PgRestorePlan | None = None) -> PgRestoreResult:
+        """plan: one made already by plan_pg_restore (its WAL checked), so it is not made and checked again."""
         clock = time.monotonic()
         live = self._live_settings()
         if not self.req.check_mode:
             self._flush()
-        plan = self.plan()
+        plan = plan if plan is not None else self.plan()
         self._preflight(plan)
         # In check mode too: a restore would change the cluster (check mode reports what would change).
         result = PgRestoreResult(changed=True, plan=plan.as_dict(),

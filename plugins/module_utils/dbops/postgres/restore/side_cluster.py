@@ -72,8 +72,10 @@ class _SideRestore(PgRestore):
 
 
 @contextmanager
-def side_cluster(request: PgRestoreRequest, work_dir: str | None = None) -> Iterator[SideCluster]:
-    """Recover request.target into a new cluster under a temporary directory; yield where to reach it."""
+def side_cluster(request: PgRestoreRequest, plan: PgRestorePlan, work_dir: str | None = None
+                 ) -> Iterator[SideCluster]:
+    """Recover plan (made by pitr_restore.plan_pg_restore for request.target) into a new cluster under a temporary
+    directory; yield where to reach it."""
     owner = ClusterOwner(request.cluster.os_user)
     root = Path(tempfile.mkdtemp(prefix="dbops-side-cluster-", dir=work_dir))
     port = free_local_port()
@@ -90,7 +92,7 @@ def side_cluster(request: PgRestoreRequest, work_dir: str | None = None) -> Iter
                                verify_archiving=False)
         restore = _SideRestore(side_request, port, root, request.postgres_dsn)
         try:
-            restored = restore.run()
+            restored = restore.run(plan)
             yield SideCluster(dsn=dsn, port=port, restored=restored)
         finally:
             cluster.control(str(pgdata)).stop(mode="immediate", timeout=60)
