@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - sevenp.dbops.connection
   - sevenp.dbops.repository
   - sevenp.dbops.postgres_server
+  - sevenp.dbops.restore_target
   - sevenp.dbops.attributes
   - sevenp.dbops.attributes.platform
   - sevenp.dbops.attributes.actiongroup_dbops
@@ -46,23 +47,6 @@ attributes:
       is the same state.
     support: none
 options:
-  target_name:
-    description:
-      - A recovery point taken with M(sevenp.dbops.recovery_point); both databases are restored as of it.
-    type: str
-  target_time:
-    description:
-      - A moment, ISO 8601 (V(2026-11-25T14:01:00Z)); without a zone it is taken as UTC.
-    type: str
-  target_lsn:
-    description:
-      - A PostgreSQL WAL position (V(0/3000060)).
-    type: str
-  mongodb_target_timestamp:
-    description:
-      - A MongoDB cluster time V(<seconds>.<increment>); overrides the MongoDB position of O(target_name) or
-        O(target_time).
-    type: str
   tables:
     description:
       - PostgreSQL tables to restore, as V(schema.table) (V(public) when no schema is given).
@@ -91,16 +75,6 @@ options:
       - Put the restored tables and collections back into the live databases (see the description).
     type: bool
     default: false
-  restore_command:
-    description:
-      - C(restore_command) for the throwaway cluster's recovery; by default the live server's own, or the one
-        derived from its archive command.
-    type: str
-  timeout:
-    description:
-      - Seconds to wait for the throwaway cluster's recovery to reach the target.
-    type: float
-    default: 1800
 notes:
   - Run on the database host (the throwaway cluster runs there as O(pg_os_user)); O(pgdata) is not used.
   - It needs room for a copy of the base backup under the temporary directory.
@@ -167,6 +141,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
 from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import repository_options
+from ansible_collections.sevenp.dbops.plugins.module_utils.restore_target_args import (
+    MUTUALLY_EXCLUSIVE,
+    REQUIRED_ONE_OF,
+    RESTORE_TARGET_SPEC,
+    target_fields,
+)
 
 with module_runner.EngineImport() as ENGINE:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import (
@@ -182,24 +162,19 @@ with module_runner.EngineImport() as ENGINE:
 
 def argument_spec() -> dict:
     return module_runner.dbops_argument_spec(dict(
-        target_name={"type": "str"},
-        target_time={"type": "str"},
-        target_lsn={"type": "str"},
-        mongodb_target_timestamp={"type": "str"},
+        **RESTORE_TARGET_SPEC,
         tables={"type": "list", "elements": "str", "default": []},
         collections={"type": "list", "elements": "str", "default": []},
         side_schema={"type": "str", "default": "dbops_recovered"},
         side_database={"type": "str"},
         copy_back={"type": "bool", "default": False},
-        restore_command={"type": "str"},
-        timeout={"type": "float", "default": 1800},
     ), repository=True, postgres_server=True)
 
 
 def build_request(params: dict, check_mode: bool) -> ObjectRestoreRequest:
     return ObjectRestoreRequest(
         repository=repository_options(params), databases=DatabaseConnections.from_options(params),
-        target=PgTargetSpec(name=params["target_name"], time=params["target_time"], lsn=params["target_lsn"]),
+        target=PgTargetSpec(**target_fields(params)),
         mongodb_target_timestamp=params["mongodb_target_timestamp"], tables=tuple(params["tables"]),
         collections=tuple(params["collections"]), side_schema=params["side_schema"],
         side_database=params["side_database"], copy_back=params["copy_back"],
@@ -211,9 +186,8 @@ def build_request(params: dict, check_mode: bool) -> ObjectRestoreRequest:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("target_name", "target_time", "target_lsn")],
-        required_one_of=[("target_name", "target_time", "target_lsn", "mongodb_target_timestamp"),
-                         ("postgres_dsn", "mongodb_uri")],
+        mutually_exclusive=MUTUALLY_EXCLUSIVE,
+        required_one_of=REQUIRED_ONE_OF,
         required_by={"mongodb_uri": "mongodb_database"},
         supports_check_mode=True,
     )

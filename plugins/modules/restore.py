@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - sevenp.dbops.connection
   - sevenp.dbops.repository
   - sevenp.dbops.postgres_server
+  - sevenp.dbops.restore_target
   - sevenp.dbops.attributes
   - sevenp.dbops.attributes.platform
   - sevenp.dbops.attributes.actiongroup_dbops
@@ -44,24 +45,6 @@ attributes:
     description: A restore is an action; every run without check mode restores again.
     support: none
 options:
-  target_name:
-    description:
-      - A recovery point taken with M(sevenp.dbops.recovery_point); PostgreSQL and MongoDB both return to it.
-    type: str
-  target_time:
-    description:
-      - A moment, ISO 8601 (V(2026-11-25T14:01:00Z)); without a zone it is taken as UTC.
-      - PostgreSQL replays every transaction committed at or before it; MongoDB every change at or before it.
-    type: str
-  target_lsn:
-    description:
-      - A PostgreSQL WAL position (V(0/3000060)); replay stops after the record at it.
-    type: str
-  mongodb_target_timestamp:
-    description:
-      - A MongoDB cluster time V(<seconds>.<increment>) or V(<seconds>:<increment>) to restore MongoDB to;
-        overrides the MongoDB position of O(target_name) or O(target_time).
-    type: str
   target_timeline:
     description:
       - C(recovery_target_timeline). Defaults to the recovery point's timeline for O(target_name), V(latest)
@@ -71,21 +54,11 @@ options:
     description:
       - Restore from this base backup instead of the newest one preceding the target.
     type: str
-  restore_command:
-    description:
-      - C(restore_command) for the recovery. By default the running server's own, or the one derived from its
-        archive command set by the C(sevenp.dbops.wal_archiving) role.
-    type: str
   log_file:
     description:
       - Server log file while the restored server starts. By default the file the running postmaster logs to, or a
         file beside the data directory.
     type: path
-  timeout:
-    description:
-      - Seconds to wait for recovery to reach the target and the server to be promoted.
-    type: float
-    default: 1800
 notes:
   - Run on the database host, usually as root with O(pg_os_user) set to the cluster's owner.
   - If the server is managed by systemd, stop the unit first and start it after the restore; the module uses
@@ -178,6 +151,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
 from ansible_collections.sevenp.dbops.plugins.module_utils.repository_args import repository_options
+from ansible_collections.sevenp.dbops.plugins.module_utils.restore_target_args import (
+    MUTUALLY_EXCLUSIVE,
+    REQUIRED_ONE_OF,
+    RESTORE_TARGET_SPEC,
+    target_fields,
+)
 
 with module_runner.EngineImport() as ENGINE:
     from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_connections import (
@@ -190,23 +169,18 @@ with module_runner.EngineImport() as ENGINE:
 
 def argument_spec() -> dict:
     return module_runner.dbops_argument_spec(dict(
-        target_name={"type": "str"},
-        target_time={"type": "str"},
-        target_lsn={"type": "str"},
-        mongodb_target_timestamp={"type": "str"},
+        **RESTORE_TARGET_SPEC,
         target_timeline={"type": "str"},
         backup_id={"type": "str"},
-        restore_command={"type": "str"},
         log_file={"type": "path"},
-        timeout={"type": "float", "default": 1800},
     ), repository=True, postgres_server=True)
 
 
 def build_request(params: dict, check_mode: bool) -> RestoreRequest:
     return RestoreRequest(
         repository=repository_options(params), databases=DatabaseConnections.from_options(params),
-        target=PgTargetSpec(name=params["target_name"], time=params["target_time"], lsn=params["target_lsn"],
-                            timeline=params["target_timeline"], backup_id=params["backup_id"]),
+        target=PgTargetSpec(**target_fields(params), timeline=params["target_timeline"],
+                            backup_id=params["backup_id"]),
         mongodb_target_timestamp=params["mongodb_target_timestamp"],
         cluster=ClusterOnHost(pgdata=params["pgdata"] or "", bin_dir=params["pg_bin_dir"],
                               os_user=params["pg_os_user"], log_file=params["log_file"]),
@@ -217,9 +191,8 @@ def build_request(params: dict, check_mode: bool) -> RestoreRequest:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("target_name", "target_time", "target_lsn")],
-        required_one_of=[("target_name", "target_time", "target_lsn", "mongodb_target_timestamp"),
-                         ("postgres_dsn", "mongodb_uri")],
+        mutually_exclusive=MUTUALLY_EXCLUSIVE,
+        required_one_of=REQUIRED_ONE_OF,
         required_by={"mongodb_uri": "mongodb_database"},
         supports_check_mode=True,
     )
