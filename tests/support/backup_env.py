@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -76,3 +79,20 @@ def new_bucket(s3_server) -> str:
     bucket = "pitr-" + uuid.uuid4().hex[:10]
     s3_server.client().create_bucket(Bucket=bucket)
     return bucket
+
+
+@contextmanager
+def running_capture(uri: str, options: RepositoryOptions, database: str) -> Iterator[None]:
+    """The MongoDB change capture of database into the repository, on a thread, for the length of the block
+    (flushing and checkpointing every 0.2 s, so a recovery point taken in the block finds its changes)."""
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.capture import ChangeCapture
+
+    stop = threading.Event()
+    capture = ChangeCapture(uri, options.open(), database, flush_interval_s=0.2, checkpoint_interval_s=0.2)
+    thread = threading.Thread(target=capture.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)

@@ -4,8 +4,6 @@ refusals; the live PostgreSQL cluster keeps running throughout."""
 
 from __future__ import annotations
 
-import threading
-
 import psycopg
 import pymongo
 import pytest
@@ -21,10 +19,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_p
     RecoveryPointRequest,
     create_recovery_point,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.capture import ChangeCapture
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import PgTargetSpec
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
-from tests.support.backup_env import PG_BIN_DIR
+from tests.support.backup_env import PG_BIN_DIR, running_capture
 from tests.support.pg_cluster import PG_OS_USER
 
 pytestmark = pytest.mark.slow
@@ -50,12 +47,7 @@ def test_a_dropped_table_and_collection_and_damaged_rows_come_back(local_cluster
 
     databases = DatabaseConnections(postgres_dsn=env.dsn, mongodb_uri=mongo_server, mongodb_database=mongo_db_name)
     run_backup(BackupRequest(repository=env.options, databases=databases, pg_bin_dir=PG_BIN_DIR))
-    stop = threading.Event()
-    capture = ChangeCapture(mongo_server, env.options.open(), mongo_db_name, flush_interval_s=0.2,
-                            checkpoint_interval_s=0.2)
-    thread = threading.Thread(target=capture.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with running_capture(mongo_server, env.options, mongo_db_name):
         env.execute("insert into orders (note) select 'late ' || g from generate_series(1, 5) g")
         mongo.events.insert_many([{"_id": i, "kind": "late"} for i in range(31, 36)])
         create_recovery_point(RecoveryPointRequest(name="before-incident", repository=env.options,
@@ -64,9 +56,6 @@ def test_a_dropped_table_and_collection_and_damaged_rows_come_back(local_cluster
         env.execute("drop table orders")
         env.execute("update prices set cents = 0")
         mongo.events.drop()
-    finally:
-        stop.set()
-        thread.join(timeout=30)
     env.execute("create table after_incident (x int)")  # must survive: nothing else is restored
 
     request = ObjectRestoreRequest(

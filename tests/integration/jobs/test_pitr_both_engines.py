@@ -3,8 +3,6 @@ the backup, recovery_point and restore modules), with exact row and document che
 
 from __future__ import annotations
 
-import threading
-
 import pymongo
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import BackupRequest, run_backup
@@ -14,10 +12,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.recovery_p
     create_recovery_point,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.restore import RestoreRequest, run_restore
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup.capture import ChangeCapture
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.restore.pitr_plan import PgTargetSpec
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.control import ClusterOnHost
-from tests.support.backup_env import PG_BIN_DIR
+from tests.support.backup_env import PG_BIN_DIR, running_capture
 from tests.support.pg_cluster import PG_OS_USER
 
 
@@ -34,12 +31,7 @@ def test_recovery_point_and_restore_of_both_databases(local_cluster, mongo_serve
     assert {b["engine"] for b in backup.backups} == {"postgres", "mongodb"}
     assert backup.oplog_end
 
-    stop = threading.Event()
-    capture = ChangeCapture(mongo_server, env.options.open(), mongo_db_name, flush_interval_s=0.2,
-                            checkpoint_interval_s=0.2)
-    thread = threading.Thread(target=capture.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with running_capture(mongo_server, env.options, mongo_db_name):
         env.execute("insert into t select generate_series(11, 20)")
         things.insert_many([{"_id": i} for i in range(11, 21)])
         point = create_recovery_point(RecoveryPointRequest(
@@ -48,9 +40,6 @@ def test_recovery_point_and_restore_of_both_databases(local_cluster, mongo_serve
         env.execute("insert into t select generate_series(21, 30)")
         things.insert_many([{"_id": i} for i in range(21, 31)])
         things.drop()  # the disaster
-    finally:
-        stop.set()
-        thread.join(timeout=30)
 
     plan = run_restore(RestoreRequest(repository=env.options, databases=databases, target=PgTargetSpec(name="both"),
                                       cluster=cluster, check_mode=True))
