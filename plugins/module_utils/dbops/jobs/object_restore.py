@@ -114,17 +114,14 @@ def run_object_restore(request: ObjectRestoreRequest) -> ObjectRestoreResult:
     return result
 
 
-def _pg_request(request: ObjectRestoreRequest, repo: Any, cluster: ClusterOnHost) -> PgRestoreRequest:
-    return PgRestoreRequest(repo=repo, postgres_dsn=request.databases.require_postgres(), target=request.target,
-                            cluster=cluster, restore_command=request.restore_command, timeout=request.timeout,
-                            flush_before=False, verify_archiving=False)
-
-
 def _restore_tables(request: ObjectRestoreRequest, repo: Any, plan: PgRestorePlan,
                     tables: list[table_restore.TableName], result: ObjectRestoreResult) -> None:
     live_dsn = request.databases.require_postgres()
     binaries = PgBinaries(request.cluster.bin_dir)
-    with side_cluster(_pg_request(request, repo, request.cluster), plan) as side:
+    # The side cluster itself turns off the live-server steps (WAL flush, archiving check) of a restore.
+    pg_request = PgRestoreRequest(repo=repo, postgres_dsn=live_dsn, target=request.target, cluster=request.cluster,
+                                  restore_command=request.restore_command, timeout=request.timeout)
+    with side_cluster(pg_request, plan) as side:
         result.steps += [f"side cluster: {step}" for step in side.restored.steps]
         rows = table_restore.stage(side.dsn, live_dsn, tables, request.side_schema, binaries, result.queries)
     for table in tables:
