@@ -26,12 +26,13 @@ DBMATE_VERSION := 2.36.0
 export DBOPS_DBMATE := $(TOOLS_DIR)/node_modules/.bin/dbmate
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help setup system-deps venv link tools demo demo-stop test lint typecheck sanity unit integration molecule bench clean
+.PHONY: help setup system-deps venv link tools demo demo-stop test lint typecheck sanity unit integration molecule bench ee-context clean
 
 help:
 	@echo "make demo   - set up, start local PostgreSQL + embedded MongoDB-compatible server, apply the sample migrations"
 	@echo "make test   - set up, then lint, sanity, unit, integration and molecule tests"
 	@echo "make bench  - run the benchmarks in bench/ (not part of make test)"
+	@echo "make ee-context - the execution environment's build context (build/ee/context)"
 
 setup: system-deps venv link tools
 
@@ -99,10 +100,20 @@ unit:
 	$(PY) -m pytest tests/unit -q
 
 integration:
-	$(PY) -m pytest tests/integration -q
+	# Two workers: the tests start their own servers on free ports under their own temp dirs, so they can share a machine.
+	$(PY) -m pytest tests/integration -q -n 2
 
 molecule:
 	bash molecule/run.sh
+
+# The execution environment's build context (execution-environment.yml): the collection's tarball, then
+# ansible-builder's Containerfile and files; build the image with podman/docker build build/ee/context.
+ee-context: venv
+	rm -rf $(ROOT)/build/ee && mkdir -p $(ROOT)/build/ee/dist
+	ansible-galaxy collection build --force --output-path $(ROOT)/build/ee/dist $(ROOT)
+	cp $(ROOT)/build/ee/dist/sevenp-dbops-*.tar.gz $(ROOT)/build/ee/sevenp-dbops.tar.gz
+	ansible-builder create -f $(ROOT)/execution-environment.yml -c $(ROOT)/build/ee/context \
+	  --output-filename Containerfile
 
 bench: setup
 	bash bench/run_all.sh

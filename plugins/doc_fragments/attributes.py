@@ -36,3 +36,18 @@ attributes:
     membership:
       - sevenp.dbops.dbops
 """
+
+    # Modules that only read (the *_info modules).
+    INFO_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads, so check mode and a normal run do the same.
+  diff_mode:
+    support: N/A
+    details: The module changes nothing, so there is no diff.
+  idempotent:
+    description: Running it again gives the same result while nothing else changes the repository.
+    support: full
+"""

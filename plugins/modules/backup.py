@@ -21,8 +21,8 @@ description:
   - After a PostgreSQL backup the module reports C(pg_stat_archiver) and checks that the WAL archive has no gap
     from the oldest base backup to the newest archived segment; problems are returned in RV(wal_chain) and as
     warnings.
-  - With O(state=list), returns the catalog (backups, recovery points, archive ranges) and the same archive checks,
-    and changes nothing.
+  - O(state=list) returns the catalog (backups, recovery points, archive ranges) and the same archive checks, and
+    changes nothing; it is deprecated in favour of C(sevenp.dbops.backup_info).
   - With O(keep), applies retention after the backup; the newest O(keep) full backups per engine stay, and only
     the archive no kept backup needs is removed.
 author:
@@ -48,9 +48,11 @@ attributes:
 options:
   state:
     description:
-      - V(present) takes a backup; V(list) reports the catalog and the archive's health.
+      - V(present) takes a backup.
+      - V(list) reports the catalog and the archive's health. Deprecated, to be removed in 1.0.0; use
+        C(sevenp.dbops.backup_info). It is not listed as a choice, so that the option only names states of the
+        backup itself, but it is still accepted.
     type: str
-    choices: [present, list]
     default: present
   kind:
     description:
@@ -146,12 +148,6 @@ EXAMPLES = r"""
     mongodb_database: education_platform
     repository: /srv/backups/dbops
 
-- name: What is in the repository, and is the WAL archive healthy?
-  sevenp.dbops.backup:
-    state: list
-    postgres_dsn: "{{ dbops_postgres_dsn }}"
-    repository: /srv/backups/dbops
-  register: catalog
 """
 
 RETURN = r"""
@@ -280,7 +276,8 @@ with module_runner.EngineImport() as ENGINE:
 
 def argument_spec() -> dict:
     return module_runner.dbops_argument_spec(dict(
-        state={"type": "str", "default": "present", "choices": ["present", "list"]},
+        # No choices: "list" is deprecated (backup_info) and still accepted; build_request refuses anything else.
+        state={"type": "str", "default": "present"},
         kind={"type": "str", "default": "base", "choices": ["base", "logical"]},
         compression={"type": "str", "default": "zstd", "choices": ["zstd", "lz4", "none"]},
         compression_level={"type": "int"},
@@ -294,7 +291,12 @@ def argument_spec() -> dict:
     ), repository=True, postgres_server=True)
 
 
+STATES = ("present", "list")
+
+
 def build_request(params: dict, check_mode: bool) -> BackupRequest:
+    if params["state"] not in STATES:
+        raise ValueError(f"state must be present (or the deprecated list), not {params['state']!r}")
     # keep=0 would silently mean "no retention" to the engine; the task almost certainly meant something else.
     if params["keep"] is not None and params["keep"] < 1:
         raise ValueError(f"keep must be at least 1, not {params['keep']}")
@@ -311,6 +313,9 @@ def build_request(params: dict, check_mode: bool) -> BackupRequest:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), required_by={"mongodb_uri": "mongodb_database"},
                            supports_check_mode=True)
+    if module.params["state"] == "list":
+        module.deprecate("backup state=list is replaced by the sevenp.dbops.backup_info module",
+                         version="1.0.0", collection_name="sevenp.dbops")
     module_runner.run_module(
         module, engine="the backup engine", engine_import=ENGINE, build=build_request,
         run=lambda request: run_backup(request))  # pylint: disable=unnecessary-lambda
