@@ -147,7 +147,6 @@ EXAMPLES = r"""
     mongodb_uri: "{{ dbops_mongodb_uri }}"
     mongodb_database: education_platform
     repository: /srv/backups/dbops
-
 """
 
 RETURN = r"""
