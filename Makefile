@@ -42,8 +42,8 @@ system-deps:
 	if [ -n "$$missing" ]; then
 	  echo "installing Debian packages:$$missing"
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-	  $$SUDO apt-get update -qq
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
+	  $$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing
 	fi
 	if [ "$$(id -u)" = 0 ] && ! id $(PG_OS_USER) >/dev/null 2>&1; then
 	  useradd --system --create-home --shell /bin/bash $(PG_OS_USER)
@@ -63,8 +63,8 @@ tools: system-deps
 	  # npm comes with Node.js; Debian's own npm package only when there is none (it conflicts with other Node builds).
 	  if ! command -v npm >/dev/null; then
 	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-	    $$SUDO apt-get update -qq
-	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends npm
+	    $$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends npm
 	  fi
 	  mkdir -p $(TOOLS_DIR)
 	  npm install --no-audit --no-fund --loglevel=error --prefix $(TOOLS_DIR) dbmate@$(DBMATE_VERSION)

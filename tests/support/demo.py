@@ -1,11 +1,14 @@
-"""The servers of `make demo`, under the repository's .demo/ directory, on the fixed ports of inventories/local.
+"""The servers of `make demo`, under the repository's .demo/ directory.
 
-    demo.py up       start PostgreSQL 15 (127.0.0.1:55432) and SecantusDB (127.0.0.1:57017); reuse them if running
+    demo.py up       start PostgreSQL 15 and SecantusDB on 127.0.0.1; reuse them if the demo started them before
     demo.py report   print the newest migrate/rollback report under reports/
     demo.py down     stop both servers (add --purge to delete .demo/ as well)
 
-The endpoints and the demo-only password are read from inventories/local/group_vars/all/demo.yml, so the
-playbooks and this script always agree.
+Ports: DBOPS_DEMO_PG_PORT and DBOPS_DEMO_MONGO_PORT when set (a port taken by another program is then an error);
+otherwise the ports of the demo's earlier run, else the defaults of inventories/local/group_vars/all/demo.yml
+(55432, 57017), else any free port. A server the demo did not start is never used. The ports chosen are written
+to .demo/endpoints.json, which the inventory reads, so the playbooks and this script always agree; the password
+and database names come from demo.yml.
 """
 
 from __future__ import annotations
@@ -34,12 +37,53 @@ DEMO_DIR = ROOT / ".demo"
 PG_DIR = DEMO_DIR / "pg"
 MONGO_DIR = DEMO_DIR / "mongo"
 MONGO_PIDFILE = DEMO_DIR / "mongo.pid"
+ENDPOINTS_FILE = DEMO_DIR / "endpoints.json"
+PORT_ENV = {"pg_port": "DBOPS_DEMO_PG_PORT", "mongo_port": "DBOPS_DEMO_MONGO_PORT"}
 REPORT_DIR = ROOT / "reports"
 SETTINGS_FILE = ROOT / "inventories" / "local" / "group_vars" / "all" / "demo.yml"
 
 
 def settings() -> dict:
-    return yaml.safe_load(SETTINGS_FILE.read_text())
+    """demo.yml's literal values, with the ports of this machine's demo (endpoints.json) or the defaults."""
+    conf = yaml.safe_load(SETTINGS_FILE.read_text())
+    chosen = endpoints()
+    conf["dbops_demo_pg_port"] = chosen.get("pg_port", conf["dbops_demo_pg_port_default"])
+    conf["dbops_demo_mongo_port"] = chosen.get("mongo_port", conf["dbops_demo_mongo_port_default"])
+    return conf
+
+
+def endpoints() -> dict:
+    try:
+        return json.loads(ENDPOINTS_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def save_endpoints(**ports: int) -> None:
+    DEMO_DIR.mkdir(exist_ok=True)
+    temporary = ENDPOINTS_FILE.with_suffix(".tmp")
+    temporary.write_text(json.dumps({**endpoints(), **ports}, indent=2) + "\n")
+    temporary.replace(ENDPOINTS_FILE)
+
+
+def choose_port(name: str, remembered: int | None, default: int, ours_running: bool) -> int:
+    """The port for one demo server: the environment's, else the one the demo's own server runs on, else the
+    default, else a free one; never a port another program listens on."""
+    from tests.support.ports import free_port
+
+    wanted = os.environ.get(PORT_ENV[name])
+    if wanted:
+        port = int(wanted)
+        if port_open(port) and not (ours_running and port == remembered):
+            raise SystemExit(f"{PORT_ENV[name]}={port}: 127.0.0.1:{port} is taken by another program")
+        return port
+    if remembered is not None and (ours_running or not port_open(remembered)):
+        return remembered
+    if not port_open(default):
+        return default
+    port = free_port()
+    print(f"127.0.0.1:{default} is taken by another program: the demo uses {port} instead")
+    return port
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -65,6 +109,11 @@ def psql_local(cluster: PgCluster, sql: str, **variables: str) -> str:
 
 
 def postgres_up(conf: dict) -> None:
+    running = PgCluster(base_dir=PG_DIR, port=int(conf["dbops_demo_pg_port"]), host=conf["dbops_demo_pg_host"])
+    remembered = endpoints().get("pg_port")
+    conf["dbops_demo_pg_port"] = choose_port("pg_port", remembered, int(conf["dbops_demo_pg_port_default"]),
+                                             remembered is not None and running.is_running())
+    save_endpoints(pg_port=conf["dbops_demo_pg_port"])
     cluster = pg_cluster(conf)
     if cluster.is_running():
         print(f"PostgreSQL: already running on {cluster.host}:{cluster.port} (data in {cluster.datadir})")
@@ -99,12 +148,13 @@ def mongo_pid() -> int | None:
 
 
 def mongo_up(conf: dict) -> None:
-    port = int(conf["dbops_demo_mongo_port"])
-    if port_open(port):
-        if mongo_pid() is None:
-            print(f"SecantusDB: 127.0.0.1:{port} answers but was not started by the demo; using it as it is")
-        else:
-            print(f"SecantusDB: already running on 127.0.0.1:{port} (data in {MONGO_DIR})")
+    remembered = endpoints().get("mongo_port")
+    port = choose_port("mongo_port", remembered, int(conf["dbops_demo_mongo_port_default"]),
+                       mongo_pid() is not None)
+    conf["dbops_demo_mongo_port"] = port
+    save_endpoints(mongo_port=port)
+    if mongo_pid() is not None and port_open(port):
+        print(f"SecantusDB: already running on 127.0.0.1:{port} (data in {MONGO_DIR})")
         return
     MONGO_DIR.mkdir(parents=True, exist_ok=True)
     daemon = MongoDaemon(storage_path=MONGO_DIR, port=port).start()
