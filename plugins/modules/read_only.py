@@ -153,6 +153,11 @@ terminated:
   returned: always
   type: list
   elements: dict
+databases:
+  description: The databases the run looked at (C(postgres), C(mongodb)).
+  returned: always
+  type: list
+  elements: str
 unfenced:
   description: Superusers that are not exempt, which grants cannot fence.
   returned: always

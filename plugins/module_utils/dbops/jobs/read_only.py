@@ -57,6 +57,7 @@ class ReadOnlyResult(JobReport):
     probes: list[dict[str, Any]] = field(default_factory=list)
     terminated: list[dict[str, Any]] = field(default_factory=list)
     unfenced: list[str] = field(default_factory=list)
+    databases: list[str] = field(default_factory=list)  # the databases this run looked at
 
 
 def uri_user(uri: str) -> str | None:
@@ -83,7 +84,9 @@ def run_read_only(request: ReadOnlyRequest) -> ReadOnlyResult:
     validate(request)
     path = Path(request.state_file) if request.state_file else default_state_file(request.databases)
     state = StateFile(path)
-    result = ReadOnlyResult(changed=False, state=request.state, state_file=str(path))
+    result = ReadOnlyResult(changed=False, state=request.state, state_file=str(path),
+                            databases=[name for name, given in (("postgres", request.databases.postgres_dsn),
+                                                                ("mongodb", request.databases.mongodb_uri)) if given])
     steps = {"enabled": (_enable_postgres, _enable_mongodb), "disabled": (_disable_postgres, _disable_mongodb)}
     if request.state in steps:
         postgres_step, mongodb_step = steps[request.state]
