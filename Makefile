@@ -11,7 +11,8 @@ COLL_LINK   := $(COLL_ROOT)/ansible_collections/sevenp/dbops
 PG_BIN_DIR  ?= /usr/lib/postgresql/15/bin
 # The OS user that owns the throwaway PostgreSQL clusters of the demo and the tests (PostgreSQL refuses root).
 PG_OS_USER  ?= dbops-pg
-APT_PACKAGES := postgresql-15 postgresql-client-15 zstd lz4 git python3-boto3 shellcheck sqitch libdbd-pg-perl
+APT_PACKAGES := postgresql-15 postgresql-client-15 zstd lz4 git python3-boto3 shellcheck sqitch libdbd-pg-perl \
+                pgbouncer haproxy pgbackrest
 # Python >= 3.12: ansible-core 2.21 needs it. Prefer an explicit PYTHON, then python3.12/3.13 on PATH, then pyenv's.
 PYTHON ?= $(shell for p in $$HOME/.pyenv/versions/3.12*/bin/python3 $$HOME/.pyenv/versions/3.13*/bin/python3 python3.12 python3.13 python3; do \
             "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
