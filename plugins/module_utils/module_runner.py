@@ -23,6 +23,7 @@ from ansible.module_utils.basic import (
     env_fallback,
     missing_required_lib,
 )
+from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import (
     connection_argument_spec,
@@ -76,11 +77,23 @@ class EngineImport:
         return False
 
 
+def set_env_fallback(*args, **kwargs) -> str:
+    """env_fallback for a variable that is set and not empty.
+
+    A controller's credential (an AWX custom credential type) injects every one of its fields, an empty field as an
+    empty variable: that means "not given", like an unset one, never an empty value.
+    """
+    value = env_fallback(*args, **kwargs)
+    if value == "":
+        raise AnsibleFallbackNotFound
+    return value
+
+
 def dbops_argument_spec(own: dict, *, repository: bool = False, postgres_server: bool = False) -> dict:
     """The connection options (plus the repository's and the cluster's when asked) and the module's own ones."""
-    spec = connection_argument_spec(env_fallback)
+    spec = connection_argument_spec(set_env_fallback)
     if repository:
-        spec.update(repository_argument_spec(env_fallback))
+        spec.update(repository_argument_spec(set_env_fallback))
     if postgres_server:
         spec.update(postgres_server_argument_spec())
     spec.update(own)

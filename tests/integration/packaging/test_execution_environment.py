@@ -83,8 +83,8 @@ def test_introspection_finds_the_collections_python_and_system_dependencies(coll
     pip = (tmp_path / "pip").read_text()
     # PyYAML is left out on purpose: the builder drops what ansible-core itself brings.
     for package in ("psycopg", "pymongo", "boto3", "pglast", "zstandard", "squawk-cli"):
-        assert re.search(rf"^{re.escape(package)}\b.*# from collection sevenp\.dbops", pip, re.M | re.I), (package,
-                                                                                                          out)
+        found = re.search(rf"^{re.escape(package)}\b.*# from collection sevenp\.dbops", pip, re.M | re.I)
+        assert found, (package, out)
     bindep = (tmp_path / "bindep").read_text()
     for package in ("postgresql [platform:rpm]", "postgresql-server [platform:rpm]", "zstd", "lz4"):
         assert package in bindep, (package, bindep)

@@ -179,4 +179,3 @@ def replication_metrics(result: dict[str, Any], environment: str | None) -> Sour
         if entry.get("lag_seconds") is not None:
             lag_seconds.add(float(entry["lag_seconds"]), **labels)
     return SourceMetrics([lag_bytes, lag_seconds], (lag_bytes.name, lag_seconds.name))
-
