@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pymongo
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.postgres.read_only.fence_setup import FencedApp, snapshot
 from tests.support.ansible_cli import run_playbook
@@ -85,6 +86,13 @@ def mongo_read(shop_mongo: AuthenticatedMongo) -> int:
         return client[DB].orders.count_documents({})
 
 
+def read_only_metric(tmp_path) -> dict[str, float]:
+    """sevenp_dbops_read_only per database, as Prometheus reads the metrics file the role wrote."""
+    text = (tmp_path / "textfile" / "sevenp_dbops.prom").read_text()
+    return {sample.labels["database"]: sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples if sample.name == "sevenp_dbops_read_only"}
+
+
 def test_stops_the_migration_fences_both_databases_and_undoes_exactly(fenced_app, shop_mongo, tmp_path):
     dsn = fenced_app.admin_dsn()
     variables = {
@@ -92,7 +100,7 @@ def test_stops_the_migration_fences_both_databases_and_undoes_exactly(fenced_app
         "dbops_read_only_exempt_roles": [fenced_app.ops, "ops"],
         "dbops_read_only_state_file": str(tmp_path / "read_only.json"),
         "dbops_migration_stop_grace_period": 5, "dbops_report_dir": str(tmp_path / "reports"),
-        "dbops_environment": "test",
+        "dbops_environment": "test", "dbops_metrics_dir": str(tmp_path / "textfile"),
     }
     migrations = tmp_path / "migrations"
     migrations.mkdir()
@@ -129,6 +137,7 @@ def test_stops_the_migration_fences_both_databases_and_undoes_exactly(fenced_app
     # The application reads but cannot write, on both databases.
     assert pg_write_refused(fenced_app) and pg_read(fenced_app) >= 0
     assert mongo_write_refused(shop_mongo) and mongo_read(shop_mongo) >= 1
+    assert read_only_metric(tmp_path) == {"postgres": 1, "mongodb": 1}
 
     again = run_playbook("emergency_read_only.yml", variables, tmp_path)
     assert again.returncode == 0, again.explain()
@@ -139,6 +148,7 @@ def test_stops_the_migration_fences_both_databases_and_undoes_exactly(fenced_app
     assert lifted.report["status"] == "disabled" and lifted.report["phases"] == {}
     assert not pg_write_refused(fenced_app)
     assert not mongo_write_refused(shop_mongo)
+    assert read_only_metric(tmp_path) == {"postgres": 0, "mongodb": 0}
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM items WHERE note = 'probe'")
     with pymongo.MongoClient(shop_mongo.admin_uri) as client:

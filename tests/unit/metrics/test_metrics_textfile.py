@@ -16,17 +16,17 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.metrics_up
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.metrics.exposition import parse, render
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.metrics.family import MetricsError, gauge
 
-MIGRATE_RUN = {
-    "phase": "apply",
-    "sets": [
-        {"version": "2024.001", "action": "apply", "status": "applied", "duration_ms": 1500,
-         "parts": {"postgres": "applied", "mongodb": "applied"}},
-        {"version": "2024.002", "action": "apply", "status": "applied", "duration_ms": 500,
-         "parts": {"postgres": "applied"}},
-        {"version": "2024.003", "action": "status", "status": "pending", "duration_ms": 0,
-         "parts": {"postgres": "pending"}},
-    ],
-}
+RAN = [
+    {"version": "2024.001", "action": "apply", "status": "applied", "duration_ms": 1500,
+     "parts": {"postgres": "applied", "mongodb": "applied"}},
+    {"version": "2024.002", "action": "apply", "status": "applied", "duration_ms": 500,
+     "parts": {"postgres": "applied"}},
+]
+LEDGER = [*RAN, {"version": "2024.003", "action": "status", "status": "pending", "duration_ms": 0,
+                 "parts": {"postgres": "pending"}}]
+# A run's own sets, and the whole ledger as the migrate role passes it along.
+MIGRATE_RUN = {"phase": "apply", "sets": RAN, "ledger": {"sets": LEDGER}}
+MIGRATE_STATUS = {"phase": "status", "sets": LEDGER}
 BACKUP_INFO = {
     "catalog": {
         "backups": [
@@ -83,9 +83,8 @@ def test_the_same_state_gives_the_same_file_and_no_change(tmp_path):
     again = update_metrics(MetricsRequest(str(tmp_path), backups=BACKUP_INFO))
     assert first.changed and first.written
     assert not again.changed and not again.written
-    status = {**MIGRATE_RUN, "phase": "status"}
-    update_metrics(MetricsRequest(str(tmp_path), migrations=status))
-    assert not update_metrics(MetricsRequest(str(tmp_path), migrations=status)).changed
+    update_metrics(MetricsRequest(str(tmp_path), migrations=MIGRATE_STATUS))
+    assert not update_metrics(MetricsRequest(str(tmp_path), migrations=MIGRATE_STATUS)).changed
 
 
 def test_check_mode_computes_and_writes_nothing(tmp_path):
@@ -97,9 +96,23 @@ def test_check_mode_computes_and_writes_nothing(tmp_path):
 
 def test_a_status_keeps_the_last_runs_outcome_and_a_failed_run_records_it(tmp_path):
     update_metrics(MetricsRequest(str(tmp_path), migrations={**MIGRATE_RUN, "failed": True}))
-    update_metrics(MetricsRequest(str(tmp_path), migrations={**MIGRATE_RUN, "phase": "status"}))
+    update_metrics(MetricsRequest(str(tmp_path), migrations=MIGRATE_STATUS))
     got = samples((tmp_path / "sevenp_dbops.prom").read_text())
     assert got[("sevenp_dbops_migration_last_run_success", (("database", "postgres"),))] == 0
+
+
+def test_a_partial_run_keeps_the_other_samples(tmp_path):
+    update_metrics(MetricsRequest(str(tmp_path), migrations=MIGRATE_RUN, backups=BACKUP_INFO))
+    postgres_only = {"phase": "apply", "failed": True, "sets": [RAN[1]]}
+    logical = {"backups": [{"engine": "postgres", "kind": "logical", "finished_at": "2026-12-02T13:00:00Z",
+                            "size_bytes": 7}]}
+    update_metrics(MetricsRequest(str(tmp_path), migrations=postgres_only, backups=logical))
+    got = samples((tmp_path / "sevenp_dbops.prom").read_text())
+    assert got[("sevenp_dbops_migration_last_run_success", (("database", "postgres"),))] == 0
+    assert got[("sevenp_dbops_migration_last_run_success", (("database", "mongodb"),))] == 1
+    assert got[("sevenp_dbops_backup_last_size_bytes", (("engine", "postgres"), ("kind", "logical")))] == 7
+    assert got[("sevenp_dbops_backup_last_size_bytes", (("engine", "postgres"), ("kind", "base")))] == 250
+    assert got[("sevenp_dbops_backups", (("engine", "postgres"), ("kind", "base")))] == 2  # a run's are not counted
 
 
 def test_read_only_is_one_while_engaged(tmp_path):

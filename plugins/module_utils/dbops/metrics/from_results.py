@@ -38,39 +38,57 @@ def _labels(environment: str | None, **labels: object) -> dict[str, object]:
     return {"environment": environment, **labels}
 
 
+def _parts(entry: dict[str, Any]) -> dict[str, Any]:
+    parts = entry.get("parts")
+    return parts if isinstance(parts, dict) else {}
+
+
+def _sets(value: Any) -> list[dict[str, Any]]:
+    return [entry for entry in value or [] if isinstance(entry, dict)]
+
+
 def migration_metrics(result: dict[str, Any], environment: str | None, now: float) -> SourceMetrics:
-    """From a migrate result (a run, or state=status): per database, the version, sets by state, and for a run
-    its outcome, duration and time. A status leaves the last run's families as they are."""
-    sets = [entry for entry in result.get("sets") or [] if isinstance(entry, dict)]
-    version = gauge("migration_version_info", "The newest migration set applied to the database (label version).")
-    by_state = gauge("migration_sets", "Migration sets in the ledger, by the state of the database's part.")
-    families = [version, by_state]
-    databases = sorted({db for entry in sets for db in (entry.get("parts") or {}) if db in DATABASES})
-    for database in databases:
-        states = Counter((entry.get("parts") or {}).get(database) for entry in sets
-                         if database in (entry.get("parts") or {}))
-        for state, count in sorted(states.items(), key=lambda item: str(item[0])):
-            by_state.add(count, **_labels(environment, database=database, state=state))
-        applied = [entry["version"] for entry in sets if (entry.get("parts") or {}).get(database) == "applied"]
-        if applied:
-            version.add(1, **_labels(environment, database=database, version=applied[-1]))
-    owned = (version.name, by_state.name)
-    if result.get("phase") == "status" and not result.get("failed"):
-        return SourceMetrics(families, owned)
+    """From a migrate result. The whole ledger (a state=status result's sets, or a run's `ledger.sets`) gives
+    each database's version and its sets by state; a run (not a status) gives its outcome, duration and time."""
+    is_status = result.get("phase") == "status" and not result.get("failed")
+    ledger = _sets(result.get("sets")) if is_status else _sets((result.get("ledger") or {}).get("sets"))
+    families: list[MetricFamily] = []
+    owned: list[str] = []
+    if ledger:
+        families += _ledger_families(ledger, environment)
+        owned += [family.name for family in families]
+    if is_status:
+        return SourceMetrics(families, tuple(owned))
+    ran = _sets(result.get("sets"))
     success = gauge("migration_last_run_success", "1 when the last migrate or rollback run succeeded, else 0.")
     duration = gauge("migration_last_run_duration_seconds",
                      "Time the last run spent on the sets that have a part in the database.")
     finished = gauge("migration_last_run_timestamp_seconds", "When the last migrate or rollback run ended.")
-    acted = [entry for entry in sets if entry.get("action") in ("apply", "rollback", "compensate")]
-    failed = bool(result.get("failed")) or any(entry.get("status") == "failed" for entry in sets)
-    for database in databases or list(DATABASES[:1]):
-        mine = [entry for entry in acted if database in (entry.get("parts") or {})]
+    acted = [entry for entry in ran if entry.get("action") in ("apply", "rollback", "compensate")]
+    failed = bool(result.get("failed")) or any(entry.get("status") == "failed" for entry in ran)
+    # The databases the run concerned; a run that found nothing to do still reports its success for them.
+    databases = sorted({db for entry in (ran or ledger) for db in _parts(entry) if db in DATABASES})
+    for database in databases:
+        mine = [entry for entry in acted if database in _parts(entry)]
         labels = _labels(environment, database=database)
         success.add(0 if failed else 1, **labels)
         duration.add(sum(int(entry.get("duration_ms") or 0) for entry in mine) / 1000, **labels)
         finished.add(now, **labels)
-    families += [success, duration, finished]
-    return SourceMetrics(families, (*owned, success.name, duration.name, finished.name))
+    # Merged per database (not owned): a run on PostgreSQL alone keeps MongoDB's last run.
+    return SourceMetrics([*families, success, duration, finished], tuple(owned))
+
+
+def _ledger_families(ledger: list[dict[str, Any]], environment: str | None) -> list[MetricFamily]:
+    version = gauge("migration_version_info", "The newest migration set applied to the database (label version).")
+    by_state = gauge("migration_sets", "Migration sets in the ledger, by the state of the database's part.")
+    for database in sorted({db for entry in ledger for db in _parts(entry) if db in DATABASES}):
+        states = Counter(str(_parts(entry)[database]) for entry in ledger if database in _parts(entry))
+        for state, count in sorted(states.items()):
+            by_state.add(count, **_labels(environment, database=database, state=state))
+        applied = [entry["version"] for entry in ledger if _parts(entry).get(database) == "applied"]
+        if applied:
+            version.add(1, **_labels(environment, database=database, version=applied[-1]))
+    return [version, by_state]
 
 
 def _newest(records: Iterable[dict[str, Any]], key: str) -> dict[str, Any] | None:
@@ -94,9 +112,11 @@ def backup_metrics(result: dict[str, Any], environment: str | None) -> SourceMet
         if newest is not None:
             last_time.add(_timestamp(newest["finished_at"]) or 0, **labels)
             last_size.add(int(newest.get("size_bytes") or 0), **labels)
-    families = [last_time, last_size, count]
-    owned = [last_time.name, last_size.name, count.name]
-    if "catalog" in result:
+    families = [last_time, last_size]
+    owned: list[str] = []
+    if "catalog" in result:  # the whole catalog: these families are complete; a backup run only adds its own
+        families.append(count)
+        owned += [last_time.name, last_size.name, count.name]
         points = gauge("recovery_point_last_timestamp_seconds", "When the newest recovery point was recorded.")
         newest_point = _newest(catalog.get("recovery_points") or [], "created_at")
         if newest_point is not None:

@@ -44,10 +44,20 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def merged(existing: str, families: list[MetricFamily], replace_names: tuple[str, ...] = ()) -> str:
-    """The existing file with the given families replacing theirs (and the families named in replace_names
-    dropped first: a family its source reports no sample for now must not keep a stale one)."""
-    kept = {family.name: family for family in parse(existing) if family.name not in replace_names}
-    kept.update({family.name: family for family in families})
+    """The existing file updated with the given families. A family named in replace_names is replaced whole (its
+    source reported all of it: a sample it no longer reports must not stay stale); any other one is merged sample
+    by sample, the new value replacing the one with the same labels (a logical backup keeps the base backup's)."""
+    kept = {family.name: family for family in parse(existing)}
+    for name in replace_names:
+        kept.pop(name, None)
+    for family in families:
+        old = kept.get(family.name)
+        if old is None or family.name in replace_names:
+            kept[family.name] = family
+            continue
+        by_labels = {sample.labels: sample for sample in old.samples}
+        by_labels.update({sample.labels: sample for sample in family.samples})
+        kept[family.name] = MetricFamily(family.name, family.help, family.type, list(by_labels.values()))
     return render(list(kept.values()))
 
 
