@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark in bench/ once (`make bench`): each bench/<name>/ with a __main__.py, in name order.
-# Not part of `make test`. Flags for one benchmark go in BENCH_<NAME>_ARGS, e.g.
-#   BENCH_APPLY_ARGS="--repeat 5" BENCH_BACKFILL_ARGS="--rows 1000000" make bench
+# Not part of `make test`. Flags for one benchmark go in BENCH_<NAME>_ARGS (the directory's name in capitals), e.g.
+#   BENCH_APPLY_ARGS="--repeat 5" BENCH_BACKFILL_ARGS="--rows 1000000" BENCH_ONLINE_CHANGE_ARGS="--rows 1000000" make bench
 # Each benchmark prints its table; a copy of the output goes to bench/results/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."

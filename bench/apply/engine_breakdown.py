@@ -1,5 +1,6 @@
-"""Where the engine's time goes when it applies the N migrations: database round trips by kind of query, SQL
-parsing, the destructive guard, discovery, and the rest (Python).
+"""Where the engine's time goes when it applies the N migrations: database round trips by kind of query (and the
+pipeline's flushes, where pipelined queries wait for their results), SQL parsing, the destructive guard,
+discovery, and the rest (Python).
 
 Diagnostic only (``--profile-engine``): it wraps psycopg's ``Cursor.execute`` and a few engine functions with
 timers for one run, then puts everything back. The wrapped names are looked up defensively, so a refactored
@@ -60,6 +61,12 @@ class Breakdown:
         original_execute = psycopg.Cursor.execute
         psycopg.Cursor.execute = self._timed(lambda _cur, query, *a, **k: query_label(query), original_execute)
         self._restore.append(lambda: setattr(psycopg.Cursor, "execute", original_execute))
+        # In pipeline mode execute() only queues; the round trip is the sync (a flush, or the end of the block).
+        for attr, label in (("sync", "pipeline round trips: flush (a statement's result back)"),
+                            ("__exit__", "pipeline round trips: end of block (ledger rows + COMMIT)")):
+            original = getattr(psycopg.Pipeline, attr)
+            setattr(psycopg.Pipeline, attr, self._timed(lambda *a, _label=label, **k: _label, original))
+            self._restore.append(lambda n=attr, o=original: setattr(psycopg.Pipeline, n, o))
         for module_name, attr, label in WRAPPED_FUNCTIONS:
             try:
                 module = importlib.import_module(module_name)

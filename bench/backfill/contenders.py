@@ -31,15 +31,19 @@ class Outcome:
 
 
 class BatchTimer:
-    """Times the engine's batch statements from the outside (by wrapping psycopg's Cursor.execute for the run),
-    so a slow backfill shows whether every batch is slow or only some (a plan that scans the whole table)."""
+    """Times the engine's batches from the outside (by wrapping psycopg's Cursor.execute for the run), from the
+    first statement of a batch's transaction to its last before the commit, so a slow backfill shows whether
+    every batch is slow or only some (a plan that scans the whole table)."""
 
-    # The batch statement moves the checkpoint in dbops.backfill_progress in a CTE (WITH ...).
-    MARKERS = ("backfill_progress SET", "WITH")
+    # A batch opens with the SET LOCAL of its commit mode and ends with the look at who waits on its locks (sent in
+    # one pipeline with the COMMIT: its execute returns when it is queued, so the commit is not in the time).
+    FIRST = "synchronous_commit"
+    LAST = "pg_blocking_pids"
 
     def __init__(self) -> None:
         self.seconds: list[float] = []
         self._original = None
+        self._started: float | None = None
 
     def __enter__(self) -> BatchTimer:
         original = self._original = psycopg.Cursor.execute
@@ -47,13 +51,14 @@ class BatchTimer:
 
         def execute(cursor, query, *args, **kwargs):
             text = query if isinstance(query, str) else repr(query)
-            if not all(marker in text for marker in timer.MARKERS):
-                return original(cursor, query, *args, **kwargs)
-            started = time.perf_counter()
+            if timer.FIRST in text:
+                timer._started = time.perf_counter()
             try:
                 return original(cursor, query, *args, **kwargs)
             finally:
-                timer.seconds.append(time.perf_counter() - started)
+                if timer.LAST in text and timer._started is not None:
+                    timer.seconds.append(time.perf_counter() - timer._started)
+                    timer._started = None
 
         psycopg.Cursor.execute = execute
         return self
@@ -65,7 +70,7 @@ class BatchTimer:
         if not self.seconds:
             return None
         ordered = sorted(self.seconds)
-        return (f"{len(ordered)} batch statements: first {self.seconds[0]:.3f} s, median "
+        return (f"{len(ordered)} batches: first {self.seconds[0]:.3f} s, median "
                 f"{ordered[len(ordered) // 2]:.3f} s, max {ordered[-1]:.3f} s, "
                 f"slowest 10 together {sum(ordered[-10:]):.1f} s")
 

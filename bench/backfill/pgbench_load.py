@@ -68,10 +68,11 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 class PgbenchLoad:
-    def __init__(self, dsn: str, rows: int, settings: PgbenchSettings) -> None:
+    def __init__(self, dsn: str, rows: int, settings: PgbenchSettings, script: str = SCRIPT) -> None:
         self.dsn = dsn
         self.rows = rows
         self.settings = settings
+        self.script = script  # another benchmark's own transaction (it gets :rows like this one)
         self.work = Path(tempfile.mkdtemp(prefix="dbops-bench-pgbench-"))
         self.process: subprocess.Popen[str] | None = None
         self.output = ""
@@ -79,7 +80,7 @@ class PgbenchLoad:
     def start(self, settle_s: float = 1.0) -> None:
         parts = urlsplit(self.dsn)
         script = self.work / "load.sql"
-        script.write_text(SCRIPT)
+        script.write_text(self.script)
         argv = [str(PG_BIN_DIR / "pgbench"), "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
                 "-U", unquote(parts.username or "postgres"), "-n", "-M", "prepared",
                 "-c", str(self.settings.clients), "-j", str(self.settings.threads), "-T", "86400",

@@ -2,8 +2,9 @@
 
 Archiving uses the collection's own WAL archiver (an entry point with the engine files beside it, run by the host's
 python3 as the cluster's OS user), installed by the wal_archiving module's engine. The backup is run_backup() with
-the module's defaults (zstd on the server, pg_verifybackup before it is stored, WAL chain check); the restore is the
-restore module's PostgreSQL engine, timed until promotion.
+the module's defaults (zstd on the server, every file checked against the manifest as pg_basebackup streams it, WAL
+archived before it counts, WAL chain check); the restore is the restore module's PostgreSQL engine, timed until
+promotion.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ class Dbops:
             self.notes.append(f"WAL chain after the backup: {result.wal_chain}")
 
     def backup_unverified(self) -> None:
-        """The same backup with verify=False: what the verification step costs (restores verify again anyway)."""
+        """The same backup with verify=False: what checking the files against the manifest costs (restores verify again
+        anyway)."""
         from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.backup import (
             BackupRequest,
             run_backup,

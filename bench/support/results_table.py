@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 def render(headers: list[str], rows: list[list[str]]) -> str:
-    """A Markdown pipe table with columns padded to the widest cell."""
+    """A Markdown pipe table with columns padded to the widest cell; every row must have one cell per header."""
+    for row in rows:
+        if len(row) != len(headers):
+            raise ValueError(f"table row has {len(row)} cells for {len(headers)} columns: {row!r}")
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
@@ -22,3 +25,10 @@ def ratio(value: float | None, reference: float | None) -> str:
 
 def seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def verdict(factor: float | None, limit: float, *, at_least: bool = False) -> str:
+    """met or MISSED for a measured factor against its target (at most limit, or at least it); - unmeasured."""
+    if factor is None:
+        return "-"
+    return "met" if (factor >= limit if at_least else factor <= limit) else "MISSED"

@@ -133,6 +133,54 @@ options:
         RV(verification).
     type: bool
     default: false
+  lint:
+    description:
+      - Lint the forward SQL of every PostgreSQL part the run applies with squawk (U(https://squawkhq.com)) once
+        the plan is made and before anything changes, in check mode too; the findings are in RV(lint_findings).
+      - Findings of the rules in O(lint.fail_on) fail the run before anything is changed. When omitted, nothing is
+        linted.
+    type: dict
+    suboptions:
+      executable:
+        description: The squawk executable, on the host the module runs on.
+        type: str
+        default: squawk
+      fail_on:
+        description: The squawk rules whose findings fail the run.
+        type: list
+        elements: str
+        default: []
+      exclude:
+        description: The squawk rules not checked.
+        type: list
+        elements: str
+        default: []
+      pg_version:
+        description: The PostgreSQL version the rules assume (squawk C(--pg-version)); empty for squawk's default.
+        type: str
+        default: ""
+  refuse_changes:
+    description:
+      - When not empty, the run must not change anything (an approval is missing) - it fails with this text and
+        the versions it would apply or roll back, after planning and before anything changes. A run with nothing
+        to do succeeds.
+    type: str
+    default: ""
+  rollback_on_failure:
+    description:
+      - With O(state=applied), when a set fails, also roll back the sets this run applied before it (the failed set
+        is always undone), returning to the version the run started from; the outcome is in RV(compensation).
+    type: bool
+    default: false
+  report:
+    description:
+      - Handled on the controller by the collection's action plugin of the same name, never sent to the host -
+        write a JSON summary and an HTML page of the run under its key C(dir) on the controller, as the role
+        C(sevenp.dbops.migrate) does. Keys C(dir), C(html) (bool), C(template) (the HTML template, looked up
+        like a template task's), C(operation), C(environment), C(target), C(started), C(stamp), C(lint_fail_on),
+        C(approval), C(rollback_on_failure), C(settings), and C(failure) with C(result) (a phase outside the module
+        failed - the module is not run, the report records that failure and the given earlier result).
+    type: dict
 notes:
   - Sets run on the host the module runs on; O(migrations_dir) must exist there.
   - Connection options can be set once for the play with C(module_defaults) and the C(group/sevenp.dbops.dbops)
@@ -307,6 +355,43 @@ baseline:
       description: Flyway repeatable migrations that changed since Flyway applied them, so they are applied again.
       type: list
       elements: str
+phase:
+  description:
+    - The phase the run reached - V(precheck) (reading the files and ledgers, planning), V(lint), V(approval),
+      then V(apply), V(rollback) or V(status); when the run failed, the phase that failed.
+  returned: always
+  type: str
+  sample: apply
+lint_findings:
+  description: With O(lint), squawk's findings, each with the set's C(version) and C(blocking) (its rule is in
+    O(lint.fail_on)).
+  returned: always
+  type: list
+  elements: dict
+compensation:
+  description: After a failure with O(rollback_on_failure), C(performed), C(rolled_back) and C(error) of the
+    rollback to the version the run started from.
+  returned: always
+  type: dict
+after_failure:
+  description: After a failure while applying or rolling back, C(current) and C(pending) as the ledgers were read
+    again; empty when they could not be read.
+  returned: on failure
+  type: dict
+planned_before:
+  description: The version before the run, once it was planned (also on failure); empty when the run failed
+    before planning.
+  returned: always
+  type: str
+report_path:
+  description: With O(report), the JSON summary written on the controller (the HTML page is next to it).
+  returned: with O(report)
+  type: str
+report:
+  description: With O(report), the summary written to RV(report_path) (its C(status), C(failed_phase), C(error),
+    C(before), C(after)...), without its long lists C(plan), C(sets), C(queries) and C(validation).
+  returned: with O(report)
+  type: dict
 diff:
   description: The version before and after, in diff mode.
   returned: when diff mode is on
@@ -322,7 +407,16 @@ from ansible_collections.sevenp.dbops.plugins.module_utils import module_runner
 from ansible_collections.sevenp.dbops.plugins.module_utils.module_runner import plain
 
 with module_runner.EngineImport() as ENGINE:
-    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.engine import RunRequest, run
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.engine import RunRequest
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.release_run import (
+        ReleaseRecord,
+        ReleaseRun,
+        ReleaseSettings,
+    )
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.release_run import (
+        postgres_sources as planned_sources,
+    )
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.squawk_lint import LintSettings
 
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|min)?\s*$", re.ASCII)
 _UNIT_MS = {"ms": 1, "s": 1000, "min": 60_000}
@@ -373,6 +467,15 @@ def argument_spec() -> dict:
         adopt=option("str", "adopt", choices=["auto", "flyway", "golang-migrate", "dbmate", "sqitch", "none"]),
         placeholders={"type": "dict"},
         verify_applied=option("bool", "verify_applied"),
+        lint={"type": "dict", "options": {
+            "executable": {"type": "str", "default": "squawk"},
+            "fail_on": {"type": "list", "elements": "str", "default": []},
+            "exclude": {"type": "list", "elements": "str", "default": []},
+            "pg_version": {"type": "str", "default": ""},
+        }},
+        refuse_changes={"type": "str", "default": ""},
+        rollback_on_failure={"type": "bool", "default": False},
+        report={"type": "dict"},
     ))
 
 
@@ -407,27 +510,49 @@ def postgres_sources(_migrations_dir: str, plan: list[dict]) -> list[dict]:
 
     The engine computed path, SQL and transaction mode when it planned; nothing is discovered again here.
     """
-    return [{"version": step["version"], **step["postgres_source"]} for step in plan
-            if step.get("action") in ("apply", "resume") and step.get("postgres_source")]
+    return planned_sources(plan)
 
 
-def run_report(outcome, migrations_dir: str) -> dict:
-    """The run's return values, with the SQL a linter should see and the engine's warnings."""
+def release_settings(params: dict) -> ReleaseSettings:
+    lint = params.get("lint")
+    return ReleaseSettings(
+        lint=None if lint is None else LintSettings(
+            executable=lint["executable"], fail_on=tuple(lint["fail_on"]), exclude=tuple(lint["exclude"]),
+            pg_version=str(lint["pg_version"] or "")),
+        refuse_changes=params.get("refuse_changes") or "", rollback_on_failure=bool(params.get("rollback_on_failure")))
+
+
+def record_values(record) -> dict:
+    """How far the release got: its phase, the lint findings, the compensation; after_failure only on failure."""
+    values = record.to_dict()
+    values["planned_before"] = values.pop("before") or ""
+    values.pop("pending")
+    if values["after_failure"] is None:
+        values.pop("after_failure")
+    return values
+
+
+def run_report(outcome, migrations_dir: str, record=None) -> dict:
+    """The run's return values, with the SQL a linter should see, how far the release got and the warnings."""
     result = result_dict(outcome)
     result["postgres_sources"] = postgres_sources(migrations_dir, result["plan"])
+    result.update(record_values(record or ReleaseRecord()))
     result["warnings"] = list(getattr(outcome, "warnings", None) or [])
     return result
 
 
-def failure_report(exc: BaseException) -> dict:
-    """What a failed run did before it failed (sets applied, statements run), for the report."""
+def failure_report(exc: BaseException, record=None) -> dict:
+    """What a failed run did before it failed (sets applied, statements run) and how far it got, for the report."""
     done = getattr(exc, "result", None)
     partial = result_dict(done) if done is not None else {}
-    # Where the databases stand after a failure is only known by reading the ledgers again (state=status);
-    # "before" too may not have been read yet when the failure happened (connection, drift).
+    # Where the databases stand after a failure is only known by reading the ledgers again (after_failure);
+    # "before" too may not have been read yet when the failure happened (connection, drift): planned_before says.
     for unknown in ("before", "after", "current"):
         partial.pop(unknown, None)
-    partial["changed"] = bool(partial.get("applied") or partial.get("rolled_back"))
+    partial["changed"] = bool(partial.get("applied") or partial.get("rolled_back")
+                              or (record is not None and record.compensation.rolled_back))
+    if record is not None:
+        partial.update(record_values(record))
     return partial
 
 
@@ -442,11 +567,16 @@ def main() -> None:
         required_by={"mongodb_uri": "mongodb_database"},
         supports_check_mode=True,
     )
+    releases = []  # the one ReleaseRun of this invocation, once the request is built
+
+    def release(request):
+        releases.append(ReleaseRun(request, release_settings(module.params)))
+        return releases[0].run()
+
     module_runner.run_module(
-        module, engine="the migration engine", engine_import=ENGINE, build=build_request,
-        run=lambda request: run(request),  # pylint: disable=unnecessary-lambda
-        result=lambda outcome: run_report(outcome, module.params["migrations_dir"]),
-        failure_details=failure_report, diff=version_diff)
+        module, engine="the migration engine", engine_import=ENGINE, build=build_request, run=release,
+        result=lambda outcome: run_report(outcome, module.params["migrations_dir"], releases[0].record),
+        failure_details=lambda exc: failure_report(exc, releases[0].record if releases else None), diff=version_diff)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,14 @@ description:
     when the same segment is already archived with the same content, refuses different content, and exits non-zero
     on any failure so PostgreSQL keeps the segment and retries. Its restore command reports a segment missing only
     when it truly is, and retries transient storage errors, then stops recovery, rather than ending it early.
+  - With O(archive_spool_dir), C(archive_command) only hands each segment to a long-lived uploader (returned as
+    RV(uploader_command); the caller runs it as a service, as the C(sevenp.dbops.wal_archiving) role does) and
+    exits 0 once the uploader reports that very segment stored with its sha256. The uploader keeps
+    O(upload_workers) uploads in flight, reading ahead the segments PostgreSQL has marked ready, so archiving is
+    no longer one upload (and one Python with boto3) per segment at a time. No WAL is copied into the spool, a
+    segment is acknowledged only once it is in the repository. When no uploader runs, C(archive_command) uploads
+    the segment itself after a grace period. The C(restore_command) then takes segments the archiver prefetched
+    (sha256-checked) with a Python that imports almost nothing, and hands every other call to the archiver.
 author:
   - sevenp platform team (@sevenp)
 extends_documentation_fragment:
@@ -78,6 +86,18 @@ options:
       - Path of the archiver's configuration file; C(<archiver_dir>/conf/archiver.json) by default. Use one per
         cluster when several clusters on a host archive.
     type: path
+  archive_spool_dir:
+    description:
+      - Archive through the long-lived uploader; the directory where C(archive_command) and the uploader exchange
+        requests and verdicts (small status files only). One per cluster; created for O(pg_os_user).
+      - Needs O(archiver_dir). Start RV(uploader_command) as a service (systemd or the installed
+        C(bin/dbops-supervise)) as O(pg_os_user).
+    type: path
+  upload_workers:
+    description:
+      - How many segments the uploader uploads at a time (with O(archive_spool_dir)).
+    type: int
+    default: 4
   push_retry_seconds:
     description:
       - How long one archive attempt retries transient S3 errors before it fails (PostgreSQL then retries the
@@ -171,6 +191,11 @@ restore_command:
   description: The restore command in force (or that would be).
   returned: with O(state=enabled)
   type: str
+uploader_command:
+  description: The uploader to run as a service, as O(pg_os_user) (with O(archive_spool_dir)); null otherwise.
+  returned: always
+  type: list
+  elements: str
 archiver_files:
   description: Files of the archiver installation written (or that would be) by this run.
   returned: always
@@ -213,6 +238,8 @@ def argument_spec() -> dict:
         archiver_config={"type": "path"},
         push_retry_seconds={"type": "float", "default": 30},
         fetch_retry_seconds={"type": "float", "default": 600},
+        archive_spool_dir={"type": "path"},
+        upload_workers={"type": "int", "default": 4},
     ), repository=True, postgres_server=True)
 
 
@@ -229,7 +256,8 @@ def build_request(params: dict, check_mode: bool) -> ArchivingRequest:
         repository=repository_options(params) if params["repository"] else None,
         archiver_dir=params["archiver_dir"], archiver_python=params["archiver_python"],
         archiver_config=params["archiver_config"], push_retry_seconds=params["push_retry_seconds"],
-        fetch_retry_seconds=params["fetch_retry_seconds"], check_mode=check_mode,
+        fetch_retry_seconds=params["fetch_retry_seconds"], spool_dir=params["archive_spool_dir"],
+        upload_workers=params["upload_workers"], check_mode=check_mode,
     )
 
 
@@ -240,7 +268,8 @@ def settings_diff(result: dict) -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(),
                            required_if=[("state", "enabled", ("archive_command", "archiver_dir"), True)],
-                           required_by={"archiver_dir": "repository"}, supports_check_mode=True)
+                           required_by={"archiver_dir": "repository", "archive_spool_dir": "archiver_dir"},
+                           supports_check_mode=True)
     module_runner.run_module(
         module, engine="the WAL archiving setup", engine_import=ENGINE, build=build_request,
         run=lambda request: configure_archiving(request),  # pylint: disable=unnecessary-lambda

@@ -36,6 +36,7 @@ class PlaybookRun:
     stdout: str
     stderr: str
     report: dict | None  # the JSON summary the run wrote under dbops_report_dir, if any
+    report_name: str = ""  # its file name (the HTML page is beside it, ending .html)
 
     @property
     def output(self) -> str:
@@ -49,19 +50,23 @@ class PlaybookRun:
         return f"rc={self.returncode}\n--- stdout (end)\n{self.stdout[-6000:]}\n--- stderr (end)\n{self.stderr[-3000:]}"
 
 
-def run_playbook(playbook: str, variables: dict, workdir: Path, *extra: str, timeout: int = 300) -> PlaybookRun:
-    """ansible-playbook -i localhost, -c local playbooks/<playbook> -e @vars.json -e dbops_target=localhost."""
+def run_playbook(playbook: str, variables: dict, workdir: Path, *extra: str, timeout: int = 300,
+                 env: dict[str, str] | None = None) -> PlaybookRun:
+    """ansible-playbook -i localhost, -c local playbooks/<playbook> -e @vars.json -e dbops_target=localhost.
+
+    env adds environment variables (a test callback's, for instance).
+    """
     report_dir = Path(variables.setdefault("dbops_report_dir", str(workdir / "reports")))
     before = set(report_dir.glob("*.json")) if report_dir.exists() else set()
     vars_file = workdir / "vars.json"
     vars_file.write_text(json.dumps(variables))
     argv = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(ROOT / "playbooks" / playbook),
             "-e", f"@{vars_file}", "-e", "dbops_target=localhost", *extra]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=ansible_env(),
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=ansible_env(**(env or {})),
                           timeout=timeout, check=False)
     new_reports = sorted(set(report_dir.glob("*.json")) - before) if report_dir.exists() else []
     report = json.loads(new_reports[-1].read_text()) if new_reports else None
-    return PlaybookRun(done.returncode, done.stdout, done.stderr, report)
+    return PlaybookRun(done.returncode, done.stdout, done.stderr, report, new_reports[-1].name if new_reports else "")
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""A base backup is checked against its manifest without being extracted: a real pg_basebackup verifies, and a
-flipped byte, a missing file or an edited manifest is caught naming what is wrong."""
+"""A base backup is checked against its manifest without being extracted: a real pg_basebackup verifies (hashed as
+it streams, the same as read afterwards), and a flipped byte, a missing file or an edited manifest is caught naming
+what is wrong."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup
     BaseBackupOptions,
     pg_basebackup_argv,
     verify_backup,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.streamed_digest import (
+    digest_while_written,
+    digest_written,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.session import client_connection
@@ -48,6 +53,17 @@ def rewrite_base_tar(backup: Path, edit) -> None:
 def test_a_real_backup_verifies_and_nothing_is_left_behind(backup_dir):
     verify(backup_dir)
     assert not (backup_dir.parent / "verify").exists()
+
+
+def test_a_backup_hashed_while_pg_basebackup_writes_it_verifies_as_read_afterwards(pg_cluster, tmp_path):
+    client = client_connection(pg_cluster.dsn())
+    target = tmp_path / "streamed"
+    argv = pg_basebackup_argv(BaseBackupOptions(bin_dir=PG_BIN_DIR), client.conninfo, str(target), "streamed")
+    streamed = digest_while_written(lambda: ClusterOwner(None).run(argv, env=client.env(), what="pg_basebackup"),
+                                    target / "base.tar.zst", "zstd")
+    assert streamed == digest_written(target / "base.tar.zst")
+    assert "PG_VERSION" in streamed.files
+    verify_backup(target, target / "backup_manifest", PG_BIN_DIR, tmp_path / "verify", [streamed])
 
 
 def test_a_flipped_byte_in_a_data_file_is_detected(backup_dir):

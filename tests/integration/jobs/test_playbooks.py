@@ -44,9 +44,22 @@ def rows(dsn: str) -> list[int]:
         return [r[0] for r in conn.execute("select id from t order by id").fetchall()]
 
 
+def execute_one(dsn: str, sql: str) -> str:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(sql).fetchone()
+    return str(row[0]) if row else ""
+
+
 def execute(dsn: str, sql: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql)
+
+
+def stop_uploaders(archiver_dir: Path) -> None:
+    """Stop the WAL uploaders the wal_archiving role left running under its pid-file supervisor."""
+    for pid_file in archiver_dir.glob("spool/*/uploader.pid"):
+        subprocess.run(["/usr/bin/python3", str(archiver_dir / "bin" / "dbops-supervise"), "stop", "--pid-file",
+                        str(pid_file)], capture_output=True, check=False, timeout=120)
 
 
 @pytest.fixture
@@ -56,6 +69,7 @@ def workdir():
     try:
         yield path
     finally:
+        stop_uploaders(path / "archiver")
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -71,6 +85,9 @@ def test_playbooks_backup_recovery_point_and_pitr(workdir):
         }
         first = playbook("wal_archiving.yml", variables)
         assert "restarted=True" in first.stdout
+        # archive_command hands segments to the uploader the role started under its pid-file supervisor.
+        assert "dbops-wal-push" in execute_one(dsn, "show archive_command")
+        assert list((workdir / "archiver").glob("spool/*/uploader.pid"))
         again = playbook("wal_archiving.yml", variables)
         assert recap_changed(again.stdout) == 0, again.stdout[-3000:]
 

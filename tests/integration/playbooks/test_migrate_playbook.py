@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
 from tests.support.ansible_cli import run_module, run_playbook
 from tests.support.sample_sets import add_set
+
+CALLBACKS = Path(__file__).resolve().parents[2] / "support" / "ansible_callbacks"
 
 pytestmark = pytest.mark.slow
 
@@ -126,10 +130,19 @@ def test_failing_set_reports_one_message_and_rolls_the_run_back(pg_cluster, pg_d
 
 def test_failing_set_leaves_the_database_as_it_was(pg_cluster, pg_db, pg_db_name, dbops_vars, samples, tmp_path):
     apply_with_module(dbops_vars)
+    with psycopg.connect(pg_db) as conn:
+        conn.execute("INSERT INTO auth.users (email, password_hash) VALUES ('u@example.invalid', 'x')")
+        conn.execute("INSERT INTO content.courses (slug, title, instructor_id, duration_interval) "
+                     "SELECT format('c%s', g), 't', 1, interval '1 hour' FROM generate_series(1, 9) AS g")
+    # The failed set's pre rules ran (and passed) before its SQL failed: their results are in both report files.
+    rules = ("validate:\n"
+             "  - row_count: {table: auth.users, min: 1}\n    phase: pre\n"
+             "  - sql: SELECT id FROM content.courses WHERE slug = 'c7'\n    phase: pre\n    name: no c7 course\n")
     at_latest = pg_cluster.schema_dump(pg_db_name)
     broken = add_set(samples, "2024.020_broken", "CREATE TABLE auth.audit (id bigint PRIMARY KEY);\n"
                      "ALTER TABLE auth.audit ADD COLUMN at timestamptz;\n"
-                     "SELECT 1 / 0;\n", down="DROP TABLE auth.audit;\n")
+                     "SELECT 1 / 0;\n", down="DROP TABLE auth.audit;\n",
+                     manifest="description: audit table\n" + rules.replace("slug = 'c7'", "slug = 'none'"))
 
     run = run_playbook("migrate.yml", dbops_vars, tmp_path)
 
@@ -140,6 +153,73 @@ def test_failing_set_leaves_the_database_as_it_was(pg_cluster, pg_db, pg_db_name
     assert pg_cluster.schema_dump(pg_db_name) == at_latest
     assert run.report["after"] == "2024.013"
     assert ledger(pg_db)["2024.020"] == "failed"
+    validation = {rule["kind"]: rule for rule in run.report["validation"]}
+    assert set(validation) == {"row_count", "sql"}, run.report["validation"]
+    assert validation["row_count"]["version"] == "2024.020" and validation["row_count"]["phase"] == "pre"
+    assert validation["row_count"]["status"] == "passed" and validation["row_count"]["ok"] is True
+    assert validation["sql"]["status"] == "passed" and validation["sql"]["offending"] == 0
+    html = (tmp_path / "reports" / run.report_name.replace(".json", ".html")).read_text()
+    assert "validate[1] no c7 course" in html and "row_count" in html
+
+    # A failing rule: its offending keys are in both reports too (check mode checks the first set's pre rules).
+    (broken / "migration.yml").write_text("description: audit table\n" + rules)
+    planned = run_playbook("migrate.yml", dbops_vars, tmp_path, "--check")
+    assert planned.returncode == 0, planned.explain()
+    failed = [rule for rule in planned.report["validation"] if rule["status"] == "failed"]
+    assert [(rule["version"], rule["kind"], rule["offending"]) for rule in failed] == [("2024.020", "sql", 1)]
+    assert failed[0]["examples"], failed[0]
+    html = (tmp_path / "reports" / planned.report_name.replace(".json", ".html")).read_text()
+    assert "failed" in html and failed[0]["examples"][0] in html
+
+
+def test_one_module_execution_per_host_run(pg_db, dbops_vars, tmp_path):
+    """Plan, lint, approval and apply are one module execution; the report files are written on the controller."""
+    executions = tmp_path / "module-executions.txt"
+    executions.touch()
+    env = {"ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS), "ANSIBLE_CALLBACKS_ENABLED": "module_executions",
+           "DBOPS_MODULE_EXECUTIONS_FILE": str(executions)}
+
+    run = run_playbook("migrate.yml", {**dbops_vars, "dbops_require_approval": True, "dbops_approved": True},
+                       tmp_path, env=env)
+
+    assert run.returncode == 0, run.explain()
+    assert run.report["applied"] == SAMPLE_VERSIONS
+    assert run.report["lint"]["findings"] is not None
+    assert executions.read_text().splitlines() == ["localhost sevenp.dbops.migrate"]
+
+
+def stand_in_backup_role(root: Path, task: str) -> Path:
+    """A role standing in for the backup role (dbops_backup_role takes a path), running one task."""
+    (root / "tasks").mkdir(parents=True)
+    (root / "tasks" / "main.yml").write_text(f"---\n- name: Stand-in backup\n  {task}\n")
+    return root
+
+
+def test_a_backup_before_migrating_needs_the_plan_first(pg_db, dbops_vars, tmp_path):
+    """The plan (check mode) and then the backup, then the apply: two module executions; a failed backup is
+    reported as the backup phase, with the plan, and nothing applied."""
+    executions = tmp_path / "module-executions.txt"
+    env = {"ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS), "ANSIBLE_CALLBACKS_ENABLED": "module_executions",
+           "DBOPS_MODULE_EXECUTIONS_FILE": str(executions)}
+    failing = stand_in_backup_role(tmp_path / "failing_backup", "ansible.builtin.fail: {msg: no repository}")
+    variables = {**dbops_vars, "dbops_backup_before_migrate": True, "dbops_backup_role": str(failing)}
+
+    refused = run_playbook("migrate.yml", variables, tmp_path, env=env)
+
+    assert refused.returncode != 0
+    assert (refused.report["failed_phase"], refused.report["error"]) == ("backup", "no repository")
+    assert refused.report["applied"] == [] and refused.report["before"] == "0"
+    assert [step["version"] for step in refused.report["plan"]] == SAMPLE_VERSIONS
+    assert "dbops" not in schemas(pg_db)
+    assert executions.read_text().splitlines() == ["localhost sevenp.dbops.migrate"]
+
+    executions.write_text("")
+    backed_up = stand_in_backup_role(tmp_path / "backup", "ansible.builtin.debug: {msg: backed up}")
+    done = run_playbook("migrate.yml", {**variables, "dbops_backup_role": str(backed_up)}, tmp_path, env=env)
+
+    assert done.returncode == 0, done.explain()
+    assert done.report["applied"] == SAMPLE_VERSIONS and "backed up" in done.stdout
+    assert executions.read_text().splitlines() == ["localhost sevenp.dbops.migrate"] * 2
 
 
 def test_lint_failure_on_a_rule_of_dbops_lint_fail_on(pg_db, dbops_vars, samples, tmp_path):

@@ -101,3 +101,11 @@ class RestoreError(DbopsError):
 
 class BackupError(DbopsError):
     """A backup could not be taken."""
+
+
+class LintFailed(DbopsError):
+    """The linter (squawk) failed, or found problems of the rules that fail the run."""
+
+
+class ApprovalRequired(DbopsError):
+    """A run that would change the databases was not approved."""

@@ -31,6 +31,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.vali
     not_run,
     raise_on_failure,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.validation.object_check import (
+    check_named_objects,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.validation.rules import POST, PRE
 
 
@@ -58,7 +61,10 @@ class Coordinator:
     # ---- before anything changes -------------------------------------------------------------------------------
 
     def preflight(self, actions: list[PlannedAction]) -> list[dict[str, Any]]:
-        """Plan every action and run every pre-flight check (destructive guard, reversibility) up front."""
+        """Plan every action and run every pre-flight check (destructive guard, reversibility, what the
+        validation rules name) up front."""
+        check_named_objects([(a.migration_set, a.action == "resume") for a in actions
+                             if a.action in ("apply", "resume")], self._object_lookup)
         plan: list[dict[str, Any]] = []
         for action in actions:
             mset = action.migration_set
@@ -143,6 +149,11 @@ class Coordinator:
         databases = {db for rule in mset.manifest.rules for db in rule.databases()}
         checkers = {db: self._executor(db, mset).rule_checker(mset) for db in sorted(databases)}
         return RuleEvaluation(mset, checkers, check_mode=self.opts.check_mode)
+
+    def _object_lookup(self, database: str) -> Any:
+        """The database's validation reads, to look up what rules name; None without a connection to it."""
+        executor = self.executors.get(database)
+        return None if executor is None else executor.rule_checker(None)
 
     def _planned_rules(self, action: PlannedAction, *, first: bool) -> list[dict[str, Any]]:
         """Check mode: the first set's pre rules are checked (they only read); post rules, and the pre rules of

@@ -148,7 +148,7 @@ def _native_set(directory: Path, root: Path) -> MigrationSet:
     up_path = files.get("postgres.up.sql")
     down_path = files.get("postgres.down.sql")
     verify_path = files.get("postgres.verify.sql")
-    if up_path or manifest.backfill:
+    if up_path or manifest.backfill or manifest.online_change:
         contents = {p.name: _read(p) for p in (up_path, down_path, verify_path) if p is not None}
         if up_path is not None:
             _require_sql(contents["postgres.up.sql"], up_path, version)
@@ -162,6 +162,8 @@ def _native_set(directory: Path, root: Path) -> MigrationSet:
         if manifest.backfill:
             # The backfill declaration is part of what the PostgreSQL part does: changing it is drift too.
             hashed.append(("backfill", repr(manifest.backfill).encode("utf-8")))
+        if manifest.online_change:
+            hashed.append(("online_change", repr(manifest.online_change).encode("utf-8")))
         postgres = PostgresPart(
             up_sql=contents.get("postgres.up.sql", ""),
             down_sql=contents.get("postgres.down.sql"),
@@ -172,6 +174,7 @@ def _native_set(directory: Path, root: Path) -> MigrationSet:
             options=manifest.postgres,
             backfill=manifest.backfill,
             checksum=part_checksum(hashed),
+            online_change=manifest.online_change,
         )
     elif down_path or verify_path:
         raise MigrationFormatError("postgres.down.sql/postgres.verify.sql without postgres.up.sql",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.connection_args import secrets_in_connection_string
@@ -123,14 +124,20 @@ def _options(request: RunRequest, warnings: list[str]) -> RunOptions:
     )
 
 
-def run(request: RunRequest, *, executors: dict[str, PartExecutor] | None = None) -> RunResult:
+# Called with the planned (and pre-flighted) result before anything is written, in check mode too: a caller's own
+# checks of the plan (a linter, an approval) that stop the run by raising a DbopsError.
+PlanGate = Callable[[RunResult], None]
+
+
+def run(request: RunRequest, *, executors: dict[str, PartExecutor] | None = None,
+        gate: PlanGate | None = None) -> RunResult:
     """Plan, apply, roll back or report migration sets. Raises DbopsError (with .result) when something fails.
 
     Whatever fails, the error leaves through RunResult.attach_to (redacted, with what was done attached).
     """
     result = RunResult(known_secrets=_known_secrets(request))
     try:
-        return _run(validate_request(request), executors, result)
+        return _run(validate_request(request), executors, result, gate)
     except DbopsError as exc:
         result.attach_to(exc)
         raise
@@ -162,7 +169,8 @@ def _take_over(request: RunRequest, fmt: str, sets: list[MigrationSet], parts: d
     return baseline
 
 
-def _run(request: RunRequest, executors: dict[str, PartExecutor] | None, result: RunResult) -> RunResult:
+def _run(request: RunRequest, executors: dict[str, PartExecutor] | None, result: RunResult,
+         gate: PlanGate | None = None) -> RunResult:
     result.format, sets = discover(request.migrations_dir, request.placeholders)
     if request.placeholders and result.format != "flyway":
         result.warnings.append(f"placeholders are Flyway's; migrations_dir is in {result.format} format: ignored")
@@ -189,6 +197,8 @@ def _run(request: RunRequest, executors: dict[str, PartExecutor] | None, result:
         result.pending = list(plan.pending)
         coordinator = Coordinator(parts, opts, result.queries)
         result.plan = coordinator.preflight(plan.actions)
+        if gate is not None:
+            gate(result)
         if request.check_mode or request.state == "status":
             result.baseline = baseline.to_dict()
             _report_plan(request, plan, sets, ledgers, result)

@@ -14,11 +14,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.mode
     Manifest,
     PostgresOptions,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.online_change_manifest import (
+    parse_online_changes,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.source_text import read_source
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.validation.rule_parser import parse_rules
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.yaml_text import parse_yaml
 
-TOP_KEYS = {"description", "depends_on", "phase", "destructive", "postgres", "backfill", "validate"}
+TOP_KEYS = {"description", "depends_on", "phase", "destructive", "postgres", "backfill", "online_change", "validate"}
 POSTGRES_KEYS = {"transaction", "lock_timeout", "statement_timeout"}
 BACKFILL_KEYS = {"name", "table", "key", "set", "where", "batch_size", "batch_time", "pause_ms", "pause_ratio",
                  "max_replica_lag"}
@@ -213,6 +216,7 @@ def parse_manifest(data: Any, path: Path) -> Manifest:
         destructive=destructive,
         postgres=_postgres_options(data.get("postgres"), path),
         backfill=backfills,
+        online_change=parse_online_changes(data.get("online_change"), path),
         validate=dict(validate),
         rules=rules,
         path=path,

@@ -31,6 +31,21 @@ class Backfill:
 
 
 @dataclass(frozen=True)
+class OnlineChange:
+    """A table rewritten online, declared under `online_change:` in migration.yml: a shadow table with the new
+    definition kept in step by triggers, copied in keyset batches, validated, then swapped in."""
+
+    table: str  # "schema.table" or "table"
+    alter: tuple[str, ...]  # ALTER TABLE actions applied to the empty shadow table, in order
+    using: tuple[tuple[str, str], ...] = ()  # (target column, SQL expression over the original row)
+    revert: tuple[str, ...] | None = None  # the ALTER actions back to the old shape; None: irreversible
+    batch_size: int | None = None
+    batch_time_ms: int | None = None
+    lock_timeout_ms: int = 2000  # of the swap's transaction
+    swap_retries: int = 10
+
+
+@dataclass(frozen=True)
 class PostgresOptions:
     """`postgres:` section of migration.yml."""
 
@@ -49,6 +64,7 @@ class Manifest:
     destructive: bool = False
     postgres: PostgresOptions = field(default_factory=PostgresOptions)
     backfill: tuple[Backfill, ...] = ()
+    online_change: tuple[OnlineChange, ...] = ()
     # {"postgres": "<query returning no rows>", "mongodb": <interpreted by the MongoDB part>}
     validate: dict[str, Any] = field(default_factory=dict)
     # validate: written as a list: data validation rules, checked before (pre) and after (post) the set
@@ -72,6 +88,7 @@ class PostgresPart:
     checksum: str  # sha256 of the part's files
     # Adopted formats keep up and down in one file (dbmate): statements are read from these strings, not files.
     source_format: str = "native"
+    online_change: tuple[OnlineChange, ...] = ()
 
 
 @dataclass(frozen=True)

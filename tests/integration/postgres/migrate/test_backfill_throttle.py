@@ -30,8 +30,9 @@ def _summary(dsn: str) -> str:
 
 
 def test_sessions_waiting_on_the_batches_make_the_backfill_shrink_and_back_off(pg_db, migrations):
-    # Slow batches (about 1 ms a row) and an application that keeps updating every 20th row: it runs into rows a
-    # batch has locked and waits for the batch's commit.
+    # Slow batches (about 1 ms a row) and an application of two sessions that keep updating the row just after
+    # the backfill's checkpoint, the first one the batch in flight locks: they wait for most of the batch, longer
+    # than the half of the batch time that is let be.
     _sets(migrations, {"batch_time": "150ms", "batch_size": 400},
           set_sql="counter = counter + 1, touched = (pg_sleep(0.001) IS NOT NULL)")
     run(pg_db, migrations, target="1")
@@ -42,25 +43,24 @@ def test_sessions_waiting_on_the_batches_make_the_backfill_shrink_and_back_off(p
         with psycopg.connect(pg_db, autocommit=True) as conn:
             done = 0
             while not stop.is_set():
-                for row in range(20, ROWS + 1, 20):
-                    conn.execute("UPDATE items SET hits = hits + 1 WHERE id = %s", (row,))
-                    done += 1
-                    if stop.is_set():
-                        break
+                done += conn.execute("UPDATE items SET hits = hits + 1 WHERE id = (SELECT (last_key->>0)::bigint + 1 "
+                                     "FROM dbops.backfill_progress WHERE name = 'count')").rowcount
             app_updates.append(done)
 
-    app = threading.Thread(target=application, daemon=True)
-    app.start()
+    apps = [threading.Thread(target=application, daemon=True) for _session in range(2)]
+    for app in apps:
+        app.start()
     try:
         result = run(pg_db, migrations)
     finally:
         stop.set()
-        app.join(timeout=30)
+        for app in apps:
+            app.join(timeout=30)
     assert result.applied == ["2"]
     assert query(pg_db, "SELECT counter, count(*) FROM items GROUP BY counter") == [(1, ROWS)]
     assert query(pg_db, "SELECT rows_done, status FROM dbops.backfill_progress") == [(ROWS, "done")]
     # The application's updates were neither lost nor refused: the sum of hits is the number it made.
-    assert query(pg_db, "SELECT sum(hits) FROM items")[0][0] == app_updates[0]
+    assert query(pg_db, "SELECT sum(hits) FROM items")[0][0] == sum(app_updates)
     summary = _summary(pg_db)
     backoffs = int(summary.split(" lock backoffs")[0].rsplit(", ", 1)[1])
     assert backoffs >= 1, summary

@@ -27,9 +27,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 ITEM = Backfill(name="b", table="t", key=("id",), set="x = 1")
 
 
-def batch_limit(text: str) -> int:
-    """The rows a batch statement asks for: its first LIMIT."""
-    return int(re.search(r"LIMIT (\d+)", text).group(1))
+def batch_rows(text: str) -> int:
+    """The rows a batch's bound asks for: its OFFSET skips to the last of them."""
+    return int(re.search(r"OFFSET (\d+)", text).group(1)) + 1
 
 
 class FakeClock:
@@ -69,6 +69,19 @@ class FakeServer:
 
         return Block()
 
+    def pipeline(self):
+        class Pipeline:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+            def sync(self):
+                return None
+
+        return Pipeline()
+
     def execute(self, query, params=None):
         text = query if isinstance(query, str) else query.as_string(None)
         self.rowcount = -1
@@ -78,9 +91,13 @@ class FakeServer:
             self._result = (1, 0.02, self._lag()) if self.batch in self.blocking else (0, 0.0, self._lag())
         elif "pg_stat_replication" in text:
             self._result = (self._lag(),)
-        elif "row_number()" in text:
-            self._pending = min(batch_limit(text), self.left)
-            self._result = (str(self.batch + 1), self._pending) if self._pending else None
+        elif "OFFSET" in text:
+            wanted = batch_rows(text)
+            self._pending = wanted if wanted <= self.left else 0
+            self._result = (str(self.batch + 1),) if self._pending else None
+        elif "count(*)" in text:  # the last batch: fewer keys left than the bound asked for
+            self._pending = self.left
+            self._result = (str(self.batch + 1), self.left) if self.left else None
         elif text.startswith('UPDATE "t"'):
             self.left -= self._pending
             self.batch += 1
@@ -146,6 +163,10 @@ def test_pacing_a_row_count_alone_is_a_fixed_batch_a_batch_time_makes_it_a_cap()
     sizer = pacing_for(capped, opts).sizer
     assert isinstance(sizer, BatchSizer) and (sizer.target_s, sizer.max_rows) == (0.04, 500)
     assert "about 40 ms (at most 500 rows" in sizing_text(capped, opts)
+    # Other sessions' waits on a batch up to half its target time are the expected price of that batch time.
+    assert pacing_for(capped, opts).throttle.settings.lock_wait_tolerance_s == pytest.approx(0.02)
+    assert pacing_for(fixed, opts).throttle.settings.lock_wait_tolerance_s == pytest.approx(
+        DEFAULT_BATCH_TIME_MS / 2000)
     # The run's batch_size overrides every backfill's.
     assert pacing_for(capped, options(7)).sizer == FixedBatch(7)
     assert sizing_text(capped, options(7)) == "batches of 7 rows"

@@ -47,3 +47,11 @@ def test_replica_lag_above_the_limit_means_wait_and_probe_again():
     assert throttle.replica_wait(0.9) == 0
     assert throttle.replica_wait(1.5) == REPLICA_POLL_S and throttle.replica_waits == 1
     assert Throttle(ThrottleSettings(max_replica_lag_s=None)).replica_wait(100.0) == 0
+
+
+def test_waits_within_the_tolerance_are_let_be_longer_ones_shrink_the_batch():
+    throttle = Throttle(ThrottleSettings(pause_ratio=0.1, lock_wait_tolerance_s=0.05))
+    short = throttle.after_batch(0.1, BatchSignals(blocked_sessions=3, longest_block_s=0.05))
+    assert short.seconds == pytest.approx(0.01) and not short.shrink and throttle.lock_backoffs == 0
+    long = throttle.after_batch(0.1, BatchSignals(blocked_sessions=1, longest_block_s=0.08))
+    assert long.seconds == pytest.approx(0.08) and long.shrink and throttle.lock_backoffs == 1

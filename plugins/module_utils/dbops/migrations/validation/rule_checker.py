@@ -54,3 +54,6 @@ class RuleChecker(Protocol):
 
     def verify_set(self, mset: MigrationSet, check_mode: bool) -> str | None:
         """The set's own verification (verify SQL / MongoDB validation), read-only; the problem, or None."""
+
+    def exists(self, target: Target, column: str | None, paging: Paging) -> bool:
+        """Whether the table / collection (column None), or the table's column, exists now (object_check.py)."""

@@ -171,6 +171,10 @@ class MongoRuleChecker:
             return f"could not validate: {exc.message}"
         return None
 
+    def exists(self, target: Target, column: str | None, paging: Paging) -> bool:
+        """The collection (or view) only: a field exists once some document holds it, which no schema says."""
+        return bool(self.db.list_collection_names(filter={"name": target.name}, maxTimeMS=paging.statement_timeout_ms))
+
     @staticmethod
     def _offend(found: Offenders, key: Any) -> None:
         found.offending += 1

@@ -9,6 +9,7 @@ as a success nor written to the catalog.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import BackupError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.restore_point import wait_archived
@@ -23,12 +24,11 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.po
     segment_number,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import BackupRecord
 
 
-def backup_wal_files(record: BackupRecord) -> list[tuple[str, int | None]]:
-    """(name, expected size) of the backup history file and every segment from start to stop of a base backup."""
-    details = record.details
+def backup_wal_files(details: dict[str, Any]) -> list[tuple[str, int | None]]:
+    """(name, expected size) of the backup history file and every segment from start to stop of a base backup
+    (details: its catalog record's)."""
     seg = int(details["wal_segment_size"])
     start_lsn = parse_lsn(details["start_lsn"])
     first = segment_number(start_lsn, seg)
@@ -40,21 +40,21 @@ def backup_wal_files(record: BackupRecord) -> list[tuple[str, int | None]]:
     return [(history, None)] + [(name, seg) for name in segments]
 
 
-def prove_archived(conn, repo: Repository, record: BackupRecord, timeout: float) -> int:
+def prove_archived(conn, repo: Repository, backup_id: str, details: dict[str, Any], timeout: float) -> int:
     """Wait (at most timeout seconds in all) for the backup's WAL files, then verify each; BackupError otherwise.
 
     Returns how many files were verified.
     """
-    wanted = backup_wal_files(record)
+    wanted = backup_wal_files(details)
     deadline = time.monotonic() + timeout
     try:
         for name, _size in wanted:
             wait_archived(conn, repo, name, max(deadline - time.monotonic(), 0.0))
     except BackupError as exc:
-        raise BackupError(f"base backup {record.backup_id} is not usable and was not added to the catalog: "
+        raise BackupError(f"base backup {backup_id} is not usable and was not added to the catalog: "
                           f"{exc.message}") from exc
     problems = wal_problems(repo, wanted)
     if problems:
-        raise BackupError(f"base backup {record.backup_id} is not usable and was not added to the catalog: its "
+        raise BackupError(f"base backup {backup_id} is not usable and was not added to the catalog: its "
                           f"archived WAL is damaged: {describe_problems(problems)}")
     return len(wanted)

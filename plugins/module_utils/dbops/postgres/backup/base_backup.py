@@ -1,12 +1,14 @@
-"""PostgreSQL base backups: pg_basebackup -> (verify) -> repository -> catalog.
+"""PostgreSQL base backups: pg_basebackup (checked as it streams) -> repository -> catalog.
 
 pg_basebackup writes tar format with server-side compression (zstd with worker threads, or lz4), so the server
 compresses while it reads and only compressed bytes cross the connection; WAL needed for consistency is streamed
-alongside (-X stream) into pg_wal.tar, which we compress ourselves. The backup manifest (SHA-256 per file) is kept:
-every file in the compressed tars is checked against it in one streaming pass, without extracting the data directory
-(PostgreSQL 15's pg_verifybackup reads plain directories only; restores still run it after laying the files down).
-Only when every object is stored and verified, and the WAL from the backup's start to its stop is archived and
-reads back intact (archive_proof), is a record returned for the catalog; otherwise the backup fails.
+alongside (-X stream) into pg_wal.tar, which we compress ourselves. The backup manifest (SHA-256 per file) is kept.
+While pg_basebackup writes base.tar.*, its files are sized and hashed as the bytes arrive (streamed_digest), so once
+it exits only the comparison with the manifest it wrote last is left: every file checked, without a second read
+and without extracting the data directory (PostgreSQL 15's pg_verifybackup reads plain directories only; restores
+still run it after laying the files down). Only when every object is verified and stored, and the WAL from the
+backup's start to its stop is archived and reads back intact (archive_proof), is a record returned for the catalog;
+otherwise the backup fails.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +26,14 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors imp
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup import manifest_check, tar_archive
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.archive_proof import prove_archived
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.backup_run import (
+    BackupRun,
     TakenBackup,
     backup_run,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.streamed_digest import (
+    digest_while_written,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.tar_digest import ArchiveDigests
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import connect
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.binaries import (
     DEFAULT_BIN_DIR,
@@ -39,7 +48,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.po
     segment_name,
     segment_number,
 )
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import ObjectInfo, Repository
 
 BASE_PREFIX = "pg/base/"
 COMPRESSIONS = ("zstd", "lz4", "none")
@@ -97,12 +106,14 @@ def pg_basebackup_argv(options: BaseBackupOptions, conninfo: str, target: str, l
     return argv
 
 
-def verify_backup(staging: Path, manifest: Path, bin_dir: str, work_dir: Path) -> None:
+def verify_backup(staging: Path, manifest: Path, bin_dir: str, work_dir: Path,
+                  streamed: Sequence[ArchiveDigests] = ()) -> None:
     """Check the data tars against the manifest as a stream, and parse the backup's WAL with pg_waldump.
 
-    Only pg_wal.tar (the few segments streamed during the backup) is extracted, into work_dir.
+    streamed: the tars hashed while pg_basebackup wrote them; any other data tar is read now. Only pg_wal.tar (the
+    few segments streamed during the backup) is extracted, into work_dir.
     """
-    manifest_check.check_data_files(staging, manifest)
+    manifest_check.check_data_files(staging, manifest, streamed)
     binaries = PgBinaries(bin_dir)
     work_dir.mkdir(mode=0o700)
     try:
@@ -129,29 +140,59 @@ def take_base_backup(dsn: str, repo: Repository, facts: ServerFacts, options: Ba
     with backup_run("base", backup_id, options.staging_dir) as run:
         target = run.staging / "backup"
         argv = pg_basebackup_argv(options, client.conninfo, str(target), f"dbops {run.backup_id}")
-        run.run_program(argv, client.env(), f"base backup {run.backup_id} failed")
-        wal_tar = target / "pg_wal.tar"
-        if wal_tar.exists():
-            tar_archive.compress_file(wal_tar, options.compression)
+        streamed = _run_pg_basebackup(run, argv, client.env(), target, options)
         manifest = target / "backup_manifest"
         summary = read_manifest(manifest)
-        if options.verify:
-            run.commands.append(f"check base tars against backup_manifest (sha256, streamed) + pg_waldump "
-                                f"<{run.backup_id}>")
-            try:
-                verify_backup(target, manifest, options.bin_dir, run.staging / "verify")
-            except DbopsError as exc:
-                raise BackupError(f"base backup {run.backup_id} did not verify: {exc.message}") from exc
-        stored = [repo.put_file(f"{BASE_PREFIX}{run.backup_id}/{path.name}", path)
-                  for path in sorted(target.iterdir())]
-        taken = run.finish(stored, _details(run.backup_id, summary, facts, options),
+        details = _details(run.backup_id, summary, facts, options)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbops-archive-proof") as pool:
+            # The server ships the backup's WAL to the archive meanwhile: waiting for it overlaps checking and
+            # storing the files. Neither result counts alone, and a failure of either fails the backup.
+            proving = pool.submit(_prove_archived, dsn, repo, run.backup_id, details, options.archive_wait)
+            stored = _check_and_store(run, target, repo, streamed, options)
+            verified = proving.result()
+        taken = run.finish(stored, details,
                            archive_start=position_of_lsn(summary.start_lsn, facts.wal_segment_size),
                            archive_stop=position_of_lsn(summary.stop_lsn, facts.wal_segment_size))
-    with connect(dsn) as conn:
-        verified = prove_archived(conn, repo, taken.record, options.archive_wait)
     taken.record.details["wal_archived"] = verified
     taken.commands.append(f"wait for and verify the {verified} archived WAL file(s) of <{taken.record.backup_id}>")
     return taken
+
+
+def _check_and_store(run: BackupRun, target: Path, repo: Repository, streamed: list[ArchiveDigests],
+                     options: BaseBackupOptions) -> list[ObjectInfo]:
+    wal_tar = target / "pg_wal.tar"
+    if wal_tar.exists():
+        tar_archive.compress_file(wal_tar, options.compression)
+    if options.verify:
+        run.commands.append(f"check the files of base.tar (sized and sha256-hashed while pg_basebackup wrote "
+                            f"it) against backup_manifest + pg_waldump <{run.backup_id}>")
+        try:
+            verify_backup(target, target / "backup_manifest", options.bin_dir, run.staging / "verify", streamed)
+        except DbopsError as exc:
+            raise BackupError(f"base backup {run.backup_id} did not verify: {exc.message}") from exc
+    return [repo.put_file(f"{BASE_PREFIX}{run.backup_id}/{path.name}", path) for path in sorted(target.iterdir())]
+
+
+def _prove_archived(dsn: str, repo: Repository, backup_id: str, details: dict[str, Any], timeout: float) -> int:
+    with connect(dsn) as conn:
+        return prove_archived(conn, repo, backup_id, details, timeout)
+
+
+def _run_pg_basebackup(run: BackupRun, argv: list[str], env: dict[str, str], target: Path,
+                       options: BaseBackupOptions) -> list[ArchiveDigests]:
+    """Run pg_basebackup; with verify, base.tar's files are hashed as it writes them (tablespace tars, rare, are
+    read once it is done)."""
+    failure = f"base backup {run.backup_id} failed"
+    if not options.verify:
+        run.run_program(argv, env, failure)
+        return []
+    archive = target / f"base.tar{tar_archive.SUFFIXES[options.compression]}"
+    try:
+        return [digest_while_written(lambda: run.run_program(argv, env, failure), archive, options.compression)]
+    except BackupError:
+        raise  # pg_basebackup failed: what it said is the story, not the stream it cut short
+    except DbopsError as exc:
+        raise BackupError(f"base backup {run.backup_id} did not verify: {exc.message}") from exc
 
 
 def _details(backup_id: str, summary: ManifestSummary, facts: ServerFacts,

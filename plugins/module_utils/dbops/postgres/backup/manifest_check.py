@@ -1,11 +1,11 @@
 """Checking a tar-format base backup against its backup_manifest without extracting it.
 
 PostgreSQL 15's pg_verifybackup reads plain directories only, so checking a tar backup with it means writing the
-whole data directory to disk first. Instead the compressed tars are decompressed by the zstd / lz4 tool into a pipe
-and read once as a tar stream: every member's size and SHA-256 is compared with the manifest (pg_basebackup is asked
-for SHA-256 manifest checksums), files the manifest lists but the tars lack are reported, and so are files the tars
-hold that the manifest does not list. The manifest's own checksum is checked too, and the WAL needed for consistency
-(pg_wal.tar, a few segments) is extracted and parsed with pg_waldump from the start to the stop LSN, as
+whole data directory to disk first. Instead every file of the tars is sized and hashed as a stream (streamed_digest:
+while pg_basebackup writes the tar, or afterwards from the file) and compared here with the manifest (pg_basebackup
+is asked for SHA-256 manifest checksums): files the manifest lists but the tars lack are reported, and so are files
+the tars hold that the manifest does not list. The manifest's own checksum is checked too, and the WAL needed for
+consistency (pg_wal.tar, a few segments) is extracted and parsed with pg_waldump from the start to the stop LSN, as
 pg_verifybackup would. Restores still run pg_verifybackup on the laid-down directory.
 """
 
@@ -13,22 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup import tar_archive
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.piped_process import (
-    PipedProcess,
-    start_piped,
-)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.streamed_digest import digest_written
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.tar_digest import ArchiveDigests
 
-# The engine runs the decompressors itself (it has no AnsibleModule and its run_command).
-# pylint: disable=ansible-bad-function
-
-CHUNK = 1 << 20
 # Files pg_verifybackup does not expect in the manifest either (written or replaced at restore time).
 NOT_IN_MANIFEST = {"backup_manifest", "postgresql.auto.conf", "standby.signal", "recovery.signal"}
 MANIFEST_CHECKSUM_KEY = '"Manifest-Checksum"'
@@ -76,90 +68,55 @@ def manifest_entries(text: str) -> dict[str, ManifestEntry]:
     return entries
 
 
-def _prefix_of(archive: Path) -> str:
+def _prefix_of(archive: str) -> str:
     """base.tar holds the data directory; <oid>.tar a tablespace, listed as pg_tblspc/<oid>/ in the manifest."""
-    stem = archive.name.split(".tar", 1)[0]
+    stem = archive.split(".tar", 1)[0]
     return "" if stem == "base" else f"pg_tblspc/{stem}/"
 
 
-def _digest(algorithm: str):
-    if algorithm == "NONE":
-        return None
-    try:
-        return hashlib.new(algorithm.lower().replace("-", ""))
-    except ValueError as exc:
-        raise DbopsError(f"manifest checksum algorithm {algorithm} cannot be checked without extracting: "
-                         "take the backup with SHA256 manifest checksums") from exc
-
-
-def _decompressed(archive: Path) -> PipedProcess | None:
-    method = tar_archive.suffix_of(archive.name)
-    if method == "none":
-        return None
-    tool = "zstd" if method == "zstd" else "lz4"
-    return start_piped([tar_archive.tool(tool), "-d", "-c", "-q", str(archive)])
-
-
-def check_archive(archive: Path, entries: dict[str, ManifestEntry], seen: set[str]) -> None:
-    """Stream one tar of the backup and compare each regular file with its manifest entry."""
-    prefix = _prefix_of(archive)
-    producer = _decompressed(archive)
-    stream: IO[bytes] = producer.stdout if producer else archive.open("rb")  # pylint: disable=consider-using-with
-    try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
-            for member in tar:
-                if not member.isfile():
-                    continue
-                path = prefix + member.name.removeprefix("./")
-                if path in NOT_IN_MANIFEST or path.startswith("pg_wal/"):
-                    continue
-                entry = entries.get(path)
-                if entry is None:
-                    raise DbopsError(f"{archive.name}: {path} is present in the backup but not in the manifest")
-                seen.add(path)
-                if member.size != entry.size:
-                    raise DbopsError(f"{archive.name}: {path} has size {member.size}, the manifest says {entry.size}")
-                digest = _digest(entry.algorithm)
-                handle = tar.extractfile(member)
-                if handle is None:  # only for members that are not regular files, skipped above
-                    raise DbopsError(f"{archive.name}: {path} cannot be read from the tar stream")
-                while True:
-                    chunk = handle.read(CHUNK)
-                    if not chunk:
-                        break
-                    if digest is not None:
-                        digest.update(chunk)
-                if digest is not None and digest.hexdigest() != entry.checksum:
-                    raise DbopsError(f"{archive.name}: checksum mismatch for {path}")
-        if producer:
-            # Read to the end so the decompressor's own integrity check (zstd frame checksum) has run.
-            while producer.stdout.read(CHUNK):
-                pass
-            producer.process.wait()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DbopsError(f"{archive.name}: unreadable tar stream: {exc}") from exc
-    finally:
-        if producer:
-            producer.stdout.close()
-            if producer.process.poll() is None:
-                producer.process.kill()
-            producer.process.wait()
-        else:
-            stream.close()
-    if producer and producer.process.returncode != 0:
-        raise DbopsError(f"{archive.name}: decompression failed: {producer.stderr.read().decode(errors='replace')}")
-
-
-def check_data_files(staging: Path, manifest: Path) -> int:
-    """Check every data tar in staging against the manifest; returns the number of files checked."""
-    text = manifest.read_text()
-    check_manifest_checksum(text)
-    entries = manifest_entries(text)
+def check_digests(archives: Sequence[ArchiveDigests], entries: dict[str, ManifestEntry]) -> int:
+    """The one comparison of a backup's files with its manifest: every file the tars hold is listed with the same
+    size and SHA-256, and every file listed is in the tars. Returns the number of files checked."""
     seen: set[str] = set()
-    for archive in sorted(staging.iterdir()):
-        if ".tar" in archive.name and not archive.name.startswith("pg_wal.tar"):
-            check_archive(archive, entries, seen)
+    for digests in archives:
+        prefix = _prefix_of(digests.archive)
+        for name, found in sorted(digests.files.items()):
+            path = prefix + name
+            if path in NOT_IN_MANIFEST or path.startswith("pg_wal/"):
+                continue
+            entry = entries.get(path)
+            if entry is None:
+                raise DbopsError(f"{digests.archive}: {path} is present in the backup but not in the manifest")
+            if path in seen:
+                raise DbopsError(f"{digests.archive}: {path} is in more than one tar of the backup")
+            seen.add(path)
+            if found.size != entry.size:
+                raise DbopsError(f"{digests.archive}: {path} has size {found.size}, the manifest says {entry.size}")
+            if entry.algorithm == "NONE":
+                continue
+            if entry.algorithm != "SHA256":
+                raise DbopsError(f"manifest checksum algorithm {entry.algorithm} cannot be checked without "
+                                 "extracting: take the backup with SHA256 manifest checksums")
+            if found.sha256 != entry.checksum:
+                raise DbopsError(f"{digests.archive}: checksum mismatch for {path}")
     missing = sorted(set(entries) - seen - NOT_IN_MANIFEST)
     if missing:
         raise DbopsError(f"{len(missing)} file(s) of the manifest are missing from the backup, e.g. {missing[0]}")
     return len(seen)
+
+
+def is_data_archive(name: str) -> bool:
+    return ".tar" in name and not name.startswith("pg_wal.tar")
+
+
+def check_data_files(staging: Path, manifest: Path, streamed: Sequence[ArchiveDigests] = ()) -> int:
+    """Check every data tar in staging against the manifest; returns the number of files checked.
+
+    streamed: tars already hashed while they were written (streamed_digest); the others are read now.
+    """
+    text = manifest.read_text()
+    check_manifest_checksum(text)
+    known = {digests.archive: digests for digests in streamed}
+    archives = [known.get(archive.name) or digest_written(archive)
+                for archive in sorted(staging.iterdir()) if is_data_archive(archive.name)]
+    return check_digests(archives, manifest_entries(text))

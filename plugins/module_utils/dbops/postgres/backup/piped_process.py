@@ -23,10 +23,10 @@ class PipedProcess:
     stderr: IO[bytes]
 
 
-def start_piped(argv: list[str]) -> PipedProcess:
-    """Start argv with its stdout and stderr as pipes to us."""
+def start_piped(argv: list[str], stdin: int | None = None) -> PipedProcess:
+    """Start argv with its stdout and stderr as pipes to us (stdin: a file descriptor it reads, ours by default)."""
     # pylint: disable-next=consider-using-with
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if process.stdout is None or process.stderr is None:  # cannot happen with PIPE: this narrows the type
         process.kill()
         process.wait()

@@ -41,6 +41,15 @@ def tool(name: str) -> str:
     return _tool(name)
 
 
+def decompressor(method: str) -> list[str]:
+    """The command decompressing method's stdin to its stdout (its own integrity checks fail it on damage)."""
+    if method == "zstd":
+        return [_tool("zstd"), "-d", "-c", "-q"]
+    if method == "lz4":
+        return [_tool("lz4"), "-d", "-c", "-q"]
+    raise DbopsError(f"no decompressor for {method!r}")
+
+
 def compress_file(path: Path, method: str, level: int | None = None) -> Path:
     """Compress path in place (path -> path.zst / .lz4) and return the new path; 'none' leaves it."""
     if method == "none":

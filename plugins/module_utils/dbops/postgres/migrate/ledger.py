@@ -18,6 +18,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.timestamps
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.part_protocol import LedgerEntry
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger_layout
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.ledger_write import write
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.pipelined import pipelined
 
 SCHEMA = "dbops"
 
@@ -84,28 +85,13 @@ ON CONFLICT (version) DO UPDATE SET
     applied_from = EXCLUDED.applied_from, run_id = EXCLUDED.run_id, error = EXCLUDED.error
 """
 
+# One row per statement, scalars: psycopg binds scalars in C, arrays (one unnest for all rows) in Python, which costs
+# more than the insert itself for the one or two rows of a small set.
 _INSERT_LOG = """
 INSERT INTO dbops.migration_log (run_id, version, direction, seq, statement, status, attempt, started_at,
                                  duration_ms, error, statement_sha)
-SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::int[], %s::timestamptz[],
-                         %s::float8[], %s::text[], %s::text[])
+VALUES (%s, %s, %s, %s::int, %s, %s, %s::int, %s::timestamptz, %s::float8, %s, %s)
 """
-
-
-_FINISH_HEAD = """
-WITH upsert AS (
-""" + _UPSERT + """
-RETURNING 1)
-INSERT INTO dbops.migration_log (run_id, version, direction, seq, statement, status, attempt, started_at,
-                                 duration_ms, error, statement_sha)
-SELECT %(run_id)s, version, direction, seq, statement, status, attempt, started_at, duration_ms, error, sha
-FROM (VALUES {rows}) AS entry (version, direction, seq, statement, status, attempt, started_at, duration_ms, error,
-                               sha)
-WHERE version IS NOT NULL;
-COMMIT
-"""
-_LOG_ROW = ("(%(v{i})s::text, %(d{i})s::text, %(q{i})s::int, %(s{i})s::text, %(t{i})s::text, %(a{i})s::int, "
-            "%(w{i})s::timestamptz, %(m{i})s::float8, %(e{i})s::text, %(h{i})s::text)")
 
 
 def _status_params(*, version: str, name: str, checksum: str, status: str, run_id: str, error: str | None,
@@ -126,28 +112,21 @@ def record_status(conn: Any, *, version: str, name: str, checksum: str, status: 
         duration_ms=duration_ms, started_at=started_at, finished=finished, keep_started=keep_started))
 
 
-def record_log_and_commit(client_cursor: Any, entries: list[LogEntry], *, version: str, name: str, checksum: str,
+def record_log_and_commit(conn: Any, entries: list[LogEntry], *, version: str, name: str, checksum: str,
                           status: str, run_id: str, duration_ms: int | None = None, keep_started: bool = False) -> None:
-    """Status row, statement log and COMMIT in ONE round trip (client-side binding allows several statements).
+    """Status row, statement log and COMMIT, queued behind the part's statements in its pipeline: one round trip.
 
-    Per set this is the engine's only overhead over the statements themselves; hundreds of small sets notice.
-    If the INSERT fails, the server skips the COMMIT and the caller rolls back.
+    Per set this is the engine's only overhead over the statements themselves; hundreds of small sets notice. The
+    texts are fixed (server-side binding), so psycopg prepares them on the server after a few sets: parsed and
+    planned once, not once per set. Not prepare=True from the first set on: in pipeline mode psycopg (3.3) can
+    queue a new statement's Parse before the DEALLOCATE ALL it sends after an ALTER or DROP result, and the
+    statement is gone when the next set uses it. If a write fails, the server skips the COMMIT queued behind it
+    and the caller rolls back.
     """
-    params = _status_params(version=version, name=name, checksum=checksum, status=status, run_id=run_id,
-                            error=None, duration_ms=duration_ms, started_at=None, finished=True,
-                            keep_started=keep_started)
-    # Scalars, not arrays: quoting arrays client-side costs more than the statement itself for small sets.
-    rows = []
-    for i, entry in enumerate(entries):
-        rows.append(_LOG_ROW.format(i=i))
-        params.update({f"v{i}": entry.version, f"d{i}": entry.direction, f"q{i}": entry.seq,
-                       f"s{i}": entry.statement, f"t{i}": entry.status, f"a{i}": entry.attempt,
-                       f"w{i}": entry.started_at, f"m{i}": entry.duration_ms, f"e{i}": entry.error,
-                       f"h{i}": statement_sha(entry.statement)})
-    if not rows:  # nothing to log (a set without statements): VALUES needs a row, WHERE drops it
-        rows.append("(NULL::text, NULL::text, NULL::int, NULL::text, NULL::text, NULL::int, NULL::timestamptz, "
-                    "NULL::float8, NULL::text, NULL::text)")
-    write(client_cursor, _FINISH_HEAD.replace("{rows}", ", ".join(rows)), params)
+    record_status(conn, version=version, name=name, checksum=checksum, status=status, run_id=run_id,
+                  duration_ms=duration_ms, finished=True, keep_started=keep_started)
+    _queue_log_rows(conn, run_id, entries)
+    conn.execute("COMMIT")
 
 
 def set_error(conn: Any, version: str, error: str) -> None:
@@ -162,15 +141,17 @@ def set_status(conn: Any, version: str, status: str, error: str | None) -> bool:
 
 
 def write_log(conn: Any, run_id: str, entries: list[LogEntry]) -> None:
+    """Statement log rows, in one round trip."""
     if not entries:
         return
-    write(conn, _INSERT_LOG, (
-        run_id,
-        [e.version for e in entries], [e.direction for e in entries], [e.seq for e in entries],
-        [e.statement for e in entries], [e.status for e in entries], [e.attempt for e in entries],
-        [e.started_at for e in entries], [e.duration_ms for e in entries], [e.error for e in entries],
-        [statement_sha(e.statement) for e in entries],
-    ))
+    with pipelined(conn):
+        _queue_log_rows(conn, run_id, entries)
+
+
+def _queue_log_rows(conn: Any, run_id: str, entries: list[LogEntry]) -> None:
+    for e in entries:
+        write(conn, _INSERT_LOG, (run_id, e.version, e.direction, e.seq, e.statement, e.status, e.attempt,
+                                  e.started_at, e.duration_ms, e.error, statement_sha(e.statement)))
 
 
 # ---- statement progress (parts run as segments) ------------------------------------------------------------------

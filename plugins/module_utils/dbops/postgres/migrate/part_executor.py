@@ -42,6 +42,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
     guard_apply,
     warn_destructive_rollback,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.online_change_runner import (
+    missing_revert,
+    planned_online_changes,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_files import part_path
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_session import PartSession
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
@@ -175,7 +179,8 @@ class PostgresPartExecutor:
                                   version=migration_set.version, path=part_path(migration_set, "down"))
         guard_apply(self.conn, migration_set, statements, opts)
         done = self._done_for_plan(migration_set.version, "up")
-        planned = [s.sql for s in statements if s.index not in done] + planned_backfills(migration_set, opts)
+        planned = ([s.sql for s in statements if s.index not in done] + planned_backfills(migration_set, opts)
+                   + planned_online_changes(self.conn, migration_set, "up", opts))
         if part.verify_sql:
             rule = "must not raise an error" if part.source_format in RAISING_VERIFY_FORMATS else "must return no rows"
             planned.append(f"-- verify: {rule}\n" + part.verify_sql.strip())
@@ -186,7 +191,8 @@ class PostgresPartExecutor:
         statements = self.statements(migration_set, "down", opts)
         warn_destructive_rollback(migration_set, statements, opts)
         done = self._done_for_plan(migration_set.version, "down")
-        return [s.sql for s in statements if s.index not in done]
+        return (planned_online_changes(self.conn, migration_set, "down", opts)
+                + [s.sql for s in statements if s.index not in done])
 
     def _done_for_plan(self, version: str, direction: str) -> set[int]:
         """Statements already done (resumable parts); one query for all sets, not one per set."""
@@ -199,6 +205,14 @@ class PostgresPartExecutor:
 
     def ensure_reversible(self, migration_set: MigrationSet) -> None:
         part = migration_set.postgres
+        if part is not None and part.online_change:
+            change = missing_revert(migration_set)
+            if change is not None:
+                raise IrreversibleMigration(f"cannot roll back: the online change of {change.table} has no revert; "
+                                            "nothing was changed", version=migration_set.version,
+                                            path=migration_set.manifest.path or migration_set.path)
+            if not part.up_sql.strip():  # only online changes: their reverts are the whole rollback
+                return
         if part is None or part.down_sql is not None:
             return
         missing = _MISSING_DOWN.get(part.source_format, "no postgres.down.sql")

@@ -1,9 +1,9 @@
-"""What every runner of a part shares: the connection, its timeouts, its batching cursor, its ledger row writes."""
+"""What every runner of a part shares: the connection, its timeouts, its ledger row writes."""
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.migrations.model import MigrationSet
@@ -22,17 +22,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 class PartSession:
     conn: Any
     timeouts: SessionTimeouts
-    _client: Any = field(default=None, repr=False)
 
     @classmethod
     def on(cls, conn: Any) -> PartSession:
         return cls(conn, SessionTimeouts(conn))
-
-    def client_cursor(self) -> Any:
-        """Client-side binding cursor: several statements in one round trip."""
-        if self._client is None:
-            self._client = psycopg.ClientCursor(self.conn)
-        return self._client
 
     def rollback_quietly(self) -> None:
         with contextlib.suppress(psycopg.Error):

@@ -32,6 +32,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
     recover_interrupted_build,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import with_lock_retry
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.online_change_runner import (
+    run_online_changes,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_files import part_path
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_session import PartSession
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
@@ -45,7 +48,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 
 def needs_segments(part: PostgresPart, statements: list[Statement], direction: str) -> bool:
     return (part.options.transaction == "false" or any(not s.transactional for s in statements)
-            or (direction == "up" and bool(part.backfill)))
+            or (direction == "up" and bool(part.backfill)) or bool(part.online_change))
 
 
 def segments(part: PostgresPart, statements: list[Statement]) -> list[tuple[bool, list[Statement]]]:
@@ -88,6 +91,8 @@ class SegmentRunner:
             # Killed part-way, the part is neither applied nor rolled back: the ledger must not say "applied".
             self.session.record(self.mset, RUNNING, self.opts, error="rollback in progress", keep_started=True)
         try:
+            if self.direction == "down":  # the reverse of the order they were applied in
+                run_online_changes(self.session, self.mset, "down", self.opts, queries)
             for transactional, group in segments(self.part, statements):
                 todo = [s for s in group if not (s.index in progress and progress[s.index].status == "done")]
                 if not todo:
@@ -99,6 +104,7 @@ class SegmentRunner:
                 queries.extend(s.sql for s in todo)
             if self.direction == "up":
                 run_backfills(self.session, self.mset, self.opts, queries)
+                run_online_changes(self.session, self.mset, "up", self.opts, queries)
             self._finish(int((time.monotonic() - started) * 1000))
         except Exception as exc:
             error = record_failure(self.session, self.mset, self.direction,

@@ -25,20 +25,30 @@ class SessionTimeouts:
         self._session_lock_ms: int | None = None
 
     def begin(self, part: PostgresPart, opts: RunOptions) -> None:
-        """BEGIN with the part's timeouts, in one round trip."""
+        """BEGIN with the part's timeouts; inside pipelined() they go out with the part's first statement."""
+        self.use_run_lock_timeout(opts)
+        self.begin_transaction(part)
+
+    def use_run_lock_timeout(self, opts: RunOptions) -> None:
+        """The run's lock_timeout for the session, when it is not set yet (or a lone statement changed it)."""
         if self._session_lock_ms != opts.lock_timeout_ms:
-            # A query of its own: sent together with BEGIN it would belong to the transaction and be undone by
-            # the ROLLBACK before a retry.
+            # A query of its own, before any pipeline of the part: queued together with BEGIN it would belong to the
+            # transaction and be undone by the ROLLBACK before a retry.
             self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{opts.lock_timeout_ms}ms")))
             self._session_lock_ms = opts.lock_timeout_ms
-        parts: list[sql.Composable] = [sql.SQL("BEGIN")]
+
+    def begin_transaction(self, part: PostgresPart) -> None:
+        """BEGIN, then the part's own timeouts for its transaction (SET LOCAL): separate queries, as a pipeline
+        takes one command per query; queued in a pipeline they cost no round trip of their own."""
+        self.conn.execute("BEGIN")
+        local: list[tuple[str, str]] = []
         if part.options.lock_timeout_ms is not None:
-            parts.append(sql.SQL("SET LOCAL lock_timeout = {}").format(
-                sql.Literal(f"{part.options.lock_timeout_ms}ms")))
+            local.append(("lock_timeout", f"{part.options.lock_timeout_ms}ms"))
         if part.options.statement_timeout_ms is not None:
-            parts.append(sql.SQL("SET LOCAL statement_timeout = {}").format(
-                sql.Literal(f"{part.options.statement_timeout_ms}ms")))
-        self.conn.execute(sql.SQL("; ").join(parts))
+            local.append(("statement_timeout", f"{part.options.statement_timeout_ms}ms"))
+        if local:
+            self.conn.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(local)),
+                              [value for setting in local for value in setting])
 
     def for_session(self, part: PostgresPart, opts: RunOptions) -> None:
         """Timeouts for statements that run outside a transaction block (and backfill batches)."""

@@ -1,6 +1,6 @@
 """A part run in ONE transaction with its ledger row, its statement log and its verification.
 
-Applied completely or not at all; retried whole after a lock timeout.
+Applied completely or not at all; retried whole after a lock timeout. Its queries are pipelined (pipelined.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrat
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import with_lock_retry
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.part_session import PartSession
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.pipelined import pipelined
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.postgres_part import postgres_part
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.sql_splitter import Statement
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.statement_execution import (
@@ -39,19 +40,23 @@ def run_in_one_transaction(session: PartSession, mset: MigrationSet, statements:
 
     def attempt(number: int) -> None:
         log: list[ledger.LogEntry] = []
-        session.timeouts.begin(part, opts)
+        session.timeouts.use_run_lock_timeout(opts)
         try:
-            for stmt in statements:
-                execute_logged(conn, mset.version, stmt, direction, number, log)
-            failed = verification_error(conn, mset) if verify else None
-            if failed:
-                raise failed
-            if direction == "down":
-                ledger.clear_progress(conn, mset.version, backfill=True)
-            ledger.record_log_and_commit(
-                session.client_cursor(), earlier_attempts + log, version=mset.version, name=mset.slug,
-                checksum=part.checksum, status=APPLIED if direction == "up" else ROLLED_BACK, run_id=opts.run_id,
-                duration_ms=int((time.monotonic() - started) * 1000), keep_started=direction == "down")
+            # One pipeline for the whole transaction: BEGIN goes out with the first statement, the ledger rows with
+            # the COMMIT (a one-statement set: two round trips).
+            with pipelined(conn) as flush:
+                session.timeouts.begin_transaction(part)
+                for stmt in statements:
+                    execute_logged(conn, mset.version, stmt, direction, number, log, flush)
+                failed = verification_error(conn, mset) if verify else None
+                if failed:
+                    raise failed
+                if direction == "down":
+                    ledger.clear_progress(conn, mset.version, backfill=True)
+                ledger.record_log_and_commit(
+                    conn, earlier_attempts + log, version=mset.version, name=mset.slug, checksum=part.checksum,
+                    status=APPLIED if direction == "up" else ROLLED_BACK, run_id=opts.run_id,
+                    duration_ms=int((time.monotonic() - started) * 1000), keep_started=direction == "down")
         except BaseException:
             session.rollback_quietly()
             earlier_attempts.extend(log)

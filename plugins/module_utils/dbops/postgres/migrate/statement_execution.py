@@ -12,6 +12,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connec
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.error_text import pg_message
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.lock_retry import is_lock_failure
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.pipelined import Flush
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate.sql_splitter import Statement
 
 
@@ -25,12 +26,18 @@ class StatementFailed(Exception):
 
 
 def execute_logged(conn: Any, version: str, stmt: Statement, direction: str, attempt: int,
-                   log: list[ledger.LogEntry]) -> None:
-    """Run stmt and append its log entry; a database error becomes StatementFailed naming the statement."""
+                   log: list[ledger.LogEntry], flush: Flush | None = None) -> None:
+    """Run stmt and append its log entry; a database error becomes StatementFailed naming the statement.
+
+    flush: inside pipelined(), the pipeline's flush; stmt goes out with what is queued before it (the BEGIN) and
+    its result, or its error, is back when this returns.
+    """
     started = now()
     t0 = time.perf_counter()
     try:
         conn.execute(stmt.sql)
+        if flush is not None:
+            flush()
     except psycopg.Error as exc:
         log.append(ledger.LogEntry(version, direction, stmt.index, stmt.sql,
                                    "lock_timeout" if is_lock_failure(exc) else "error", started,

@@ -1,9 +1,12 @@
 """When the next backfill batch may start: a pause in proportion to the last batch, longer when the batch made
-other sessions wait for its row locks, and none at all while a replica is too far behind.
+other sessions wait too long for its row locks, and none at all while a replica is too far behind.
 
 The backfill competes with the application for CPU, WAL bandwidth and row locks. A pause of a fraction of each
-batch's time leaves the server a share of idle time (a duty cycle), whatever the batch size. Sessions found
-waiting on the batch's locks mean the batch is too big for this table's traffic: the batch shrinks and a pause as
+batch's time leaves the server a share of idle time (a duty cycle), whatever the batch size. An application
+writing the rows of a batch in flight waits for its commit: at most the batch's duration, which the batch time
+already bounds, so short waits are the expected price of that batch time and change nothing (reacting to every
+one of them made batches on a busy table collapse to the minimum and pause for seconds). Sessions found waiting
+longer than the tolerance mean the batch is too big for this table's traffic: the batch shrinks and a pause as
 long as their wait follows, doubling while it keeps happening. Pure logic: the caller probes the server and sleeps.
 """
 
@@ -22,6 +25,7 @@ class ThrottleSettings:
     pause_ratio: float = DEFAULT_PAUSE_RATIO  # pause after each batch, as a fraction of the batch's time
     pause_s: float = 0.0  # a fixed pause added to it (the backfill's pause_ms)
     max_replica_lag_s: float | None = DEFAULT_MAX_REPLICA_LAG_S  # None: never wait for replicas
+    lock_wait_tolerance_s: float = 0.0  # other sessions' waits on the batch's locks up to this long are let be
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class Throttle:
 
     def after_batch(self, batch_s: float, signals: BatchSignals) -> Pause:
         base = self.settings.pause_s + self.settings.pause_ratio * batch_s
-        if signals.blocked_sessions <= 0:
+        if signals.blocked_sessions <= 0 or signals.longest_block_s <= self.settings.lock_wait_tolerance_s:
             self.lock_streak = 0
             return Pause(base)
         self.lock_streak += 1

@@ -136,6 +136,11 @@ class PostgresRuleChecker:
             return f"verification query failed: {pg_message(exc)}"
         return error.message if error else None
 
+    def exists(self, target: Target, column: str | None, paging: Paging) -> bool:
+        if column is None:
+            return bool(read_only_batch(self.conn, paging, "SELECT to_regclass(%s) IS NOT NULL", (target.name,))[0][0])
+        return bool(read_only_batch(self.conn, paging, _COLUMN_TYPE, (target.name, column_name(column))))
+
     @staticmethod
     def _offend(found: Offenders, key: Any) -> None:
         found.offending += 1

@@ -20,8 +20,13 @@ sha256 and renamed into place only when complete; a later fetch finds its segmen
 fetch decides what is absent or broken: a segment the background copy could not get (absent, repository down,
 checksum mismatch) is simply not in the spool, and fetch reads the repository itself with the rules above.
 
+With "spool_dir" in the configuration, push only hands the segment to the long-lived uploader (`upload`, started
+by a supervisor: archive_uploader.py) and waits for its verdict on that segment (archive_handoff.py says why it
+acknowledges only after the upload); without it, push uploads the segment itself, as above.
+
 The config file is JSON: {"repository": "...", "s3_endpoint_url": ..., "s3_access_key": ..., "s3_secret_key": ...,
-"s3_region": ..., "push_retry_seconds": 30, "fetch_retry_seconds": 600, "fetch_prefetch": 8}. It holds credentials:
+"s3_region": ..., "push_retry_seconds": 30, "fetch_retry_seconds": 600, "fetch_prefetch": 8, "spool_dir": null,
+"upload_workers": 4, "push_wait_seconds": 60, "uploader_grace_seconds": 10}. It holds credentials:
 mode 0600, owned by the cluster's OS user. This file runs under the system python3 of the database host (no Ansible,
 stdlib + boto3).
 """
@@ -37,6 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError, RepositoryError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.prefetched_fetch import (
+    PREFETCH_DIR,
+    is_segment_name,
+)
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import (
     TMP_PREFIX,
     ChecksumMismatch,
@@ -50,10 +59,10 @@ WAL_PREFIX = "pg/wal/"
 EXIT_OK = 0
 EXIT_FAILED = 1  # archive: PostgreSQL retries; fetch: "no such file"
 EXIT_FATAL = 255  # fetch: abort recovery rather than stop early
-PREFETCH_DIR = "dbops-prefetch"
 PREFETCH_LOCK = ".lock"
 PREFETCH_RETRY_SECONDS = 5.0  # the background copy gives up quickly: fetch itself retries for as long as configured
-HEX_DIGITS = frozenset("0123456789ABCDEF")
+TUNING_KEYS = ("push_retry_seconds", "fetch_retry_seconds", "fetch_prefetch", "spool_dir", "upload_workers",
+               "push_wait_seconds", "uploader_grace_seconds")
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,10 @@ class ArchiverConfig:
     push_retry_seconds: float = 30.0
     fetch_retry_seconds: float = 600.0
     fetch_prefetch: int = 8  # segments copied ahead into pg_wal/dbops-prefetch; 0 turns it off
+    spool_dir: str | None = None  # hand segments to the uploader through this directory; None: push uploads
+    upload_workers: int = 4  # the uploader's uploads in flight
+    push_wait_seconds: float = 60.0  # how long push waits for the uploader's verdict before it fails
+    uploader_grace_seconds: float = 10.0  # no uploader for this long: push uploads its segment itself
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ArchiverConfig:
@@ -69,8 +82,7 @@ class ArchiverConfig:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
             raise RepositoryError(f"cannot read the archiver configuration: {exc}", path=str(path)) from exc
-        tuning = {key: data[key] for key in ("push_retry_seconds", "fetch_retry_seconds", "fetch_prefetch")
-                  if key in data}
+        tuning = {key: data[key] for key in TUNING_KEYS if data.get(key) is not None}
         return cls(repository=RepositoryOptions.from_settings(data), **tuning)
 
     def open(self, retry_seconds: float) -> Repository:
@@ -83,14 +95,26 @@ def wal_key(name: str) -> str:
     return WAL_PREFIX + name
 
 
+@dataclass(frozen=True)
+class PushOutcome:
+    result: str  # "stored" or "already archived"
+    sha256: str
+    size: int
+
+
 def push(repo: Repository, source: str | os.PathLike[str], name: str) -> str:
     """Archive one WAL file; returns "stored" or "already archived". Raises on any failure or conflict."""
+    return push_checked(repo, source, name).result
+
+
+def push_checked(repo: Repository, source: str | os.PathLike[str], name: str) -> PushOutcome:
+    """push, also returning the sha256 and size that are now in the repository under name."""
     key = wal_key(name)
     sha, size = sha256_file(source)
     existing = repo.head(key)
     if existing is not None:
         if existing.sha256 == sha and existing.size == size:
-            return "already archived"
+            return PushOutcome("already archived", sha, size)
         raise RepositoryError(
             f"refusing to overwrite {key} in {repo.describe()}: it holds different content "
             f"(sha256 {existing.sha256}, {existing.size} bytes; this one {sha}, {size} bytes). Is another "
@@ -99,16 +123,12 @@ def push(repo: Repository, source: str | os.PathLike[str], name: str) -> str:
     stored = repo.put_file(key, source)
     if stored.sha256 != sha:
         raise RepositoryError(f"{name} changed while it was archived (sha256 {sha} then {stored.sha256})")
-    return "stored"
+    return PushOutcome("stored", sha, size)
 
 
 def fetch(repo: Repository, name: str, destination: str | os.PathLike[str]) -> None:
     """Restore one WAL file to destination, checking its sha256. ObjectMissing when it is not archived."""
     repo.get_file(wal_key(name), destination)
-
-
-def is_segment_name(name: str) -> bool:
-    return len(name) == 24 and set(name) <= HEX_DIGITS
 
 
 def next_segment_names(name: str, segment_size: int, count: int) -> list[str]:
@@ -154,20 +174,32 @@ def _prefetch(config: ArchiverConfig, spool: Path, names: list[str]) -> None:
                 fetch(repo, name, spool / name)
 
 
-def start_prefetch(config: ArchiverConfig, destination: str | os.PathLike[str], name: str) -> None:
-    """After name was restored to destination, copy the next segments into the spool in a detached child."""
+def prefetch_plan(config: ArchiverConfig, destination: str | os.PathLike[str], name: str,
+                  segment_size: int | None = None) -> tuple[Path, list[str]] | None:
+    """(spool, the segments to copy ahead) after name was restored to destination (segment_size: its size, when
+    PostgreSQL may have consumed it already); None when not worth it."""
     spool = spool_of(destination)
     if spool is None or config.fetch_prefetch <= 0 or not is_segment_name(name):
-        return
-    try:
+        return None
+    if segment_size is None:
         segment_size = os.stat(destination).st_size
-        if segment_size <= 0 or 0x100000000 % segment_size:
+    if segment_size <= 0 or 0x100000000 % segment_size:
+        return None
+    names = next_segment_names(name, segment_size, config.fetch_prefetch)
+    ahead = sum(1 for item in names if (spool / item).exists())
+    if ahead > config.fetch_prefetch // 2:
+        return None  # still well ahead of replay: not worth a process
+    spool.mkdir(mode=0o700, exist_ok=True)
+    return spool, names
+
+
+def start_prefetch(config: ArchiverConfig, destination: str | os.PathLike[str], name: str) -> None:
+    """After name was restored to destination, copy the next segments into the spool in a detached child."""
+    try:
+        plan = prefetch_plan(config, destination, name)
+        if plan is None:
             return
-        names = next_segment_names(name, segment_size, config.fetch_prefetch)
-        ahead = sum(1 for item in names if (spool / item).exists())
-        if ahead > config.fetch_prefetch // 2:
-            return  # still well ahead of replay: not worth a process
-        spool.mkdir(mode=0o700, exist_ok=True)
+        spool, names = plan
         pid = os.fork()
     except OSError:
         return  # prefetching is an optimisation only
@@ -204,17 +236,83 @@ def _log(message: str) -> None:
     print(f"dbops-wal-archive: {message}", file=sys.stderr, flush=True)  # pylint: disable=ansible-bad-function
 
 
+def push_command(config: ArchiverConfig, path: str, name: str, *, direct: bool = False) -> int:
+    """archive_command: 0 only once name is in the repository, uploaded here or (spool_dir) by the uploader."""
+    # Imported here, not at the top: archive_uploader imports this module, and archive_command with a spool runs
+    # archive_handoff alone (dbops-wal-push), which must stay free of this module's imports.
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal import archive_handoff
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archive_spool import (
+        ArchiveSpool,
+    )
+
+    try:
+        if config.spool_dir and not direct:
+            outcome, message = archive_handoff.hand_off(
+                ArchiveSpool(config.spool_dir), path, name, wait_seconds=config.push_wait_seconds,
+                uploader_grace_seconds=config.uploader_grace_seconds)
+            if outcome == archive_handoff.ARCHIVED:
+                return EXIT_OK
+            if outcome == archive_handoff.FAILED:
+                _log(message)
+                return EXIT_FAILED
+            _log(f"no uploader is running on {config.spool_dir}: archiving {name} directly")
+        result = push(config.open(config.push_retry_seconds), path, name)
+    except (DbopsError, OSError) as exc:
+        _log(f"archiving {name} failed: {exc}")
+        return EXIT_FAILED
+    if result != "stored":
+        _log(f"{name}: {result} with identical content")
+    return EXIT_OK
+
+
+def upload_command(config: ArchiverConfig) -> int:
+    """The long-lived uploader of config.spool_dir, until SIGTERM or SIGINT."""
+    import signal  # pylint: disable=import-outside-toplevel
+    import threading  # pylint: disable=import-outside-toplevel
+
+    # Imported here, not at the top: it imports this module (push_checked).
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archive_spool import (
+        ArchiveSpool,
+    )
+    from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archive_uploader import (
+        Uploader,
+    )
+
+    if not config.spool_dir:
+        _log("upload needs spool_dir in the configuration")
+        return EXIT_FAILED
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    uploader = Uploader(ArchiveSpool(config.spool_dir), lambda: config.open(config.push_retry_seconds),
+                        workers=max(1, config.upload_workers), log=_log)
+    try:
+        uploader.run(stop)
+    except (DbopsError, OSError) as exc:
+        _log(f"the uploader stopped: {exc}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dbops-wal-archive", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--config", required=True, help="JSON configuration file (repository and credentials)")
     sub = parser.add_subparsers(dest="action", required=True)
     push_parser = sub.add_parser("push", help="archive_command: push %%p %%f")
+    push_parser.add_argument("--direct", action="store_true",
+                             help="upload here even with spool_dir (what dbops-wal-push falls back to)")
     push_parser.add_argument("path")
     push_parser.add_argument("name")
     fetch_parser = sub.add_parser("fetch", help="restore_command: fetch %%f %%p")
     fetch_parser.add_argument("name")
     fetch_parser.add_argument("path")
     sub.add_parser("check", help="store, read back and delete a probe object (set-up check)")
+    sub.add_parser("upload", help="run the uploader push hands segments to (spool_dir); stops on SIGTERM")
+    prefetch_parser = sub.add_parser("prefetch", help="copy the segments after %%f into %%p's prefetch spool "
+                                                      "(what dbops-wal-fetch starts in the background)")
+    prefetch_parser.add_argument("--segment-size", type=int, help="the size of the segment restored to path")
+    prefetch_parser.add_argument("name")
+    prefetch_parser.add_argument("path")
     args = parser.parse_args(argv)
 
     try:
@@ -232,13 +330,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
     if args.action == "push":
+        return push_command(config, args.path, args.name, direct=args.direct)
+    if args.action == "upload":
+        return upload_command(config)
+    if args.action == "prefetch":
         try:
-            result = push(config.open(config.push_retry_seconds), args.path, args.name)
-        except (DbopsError, OSError) as exc:
-            _log(f"archiving {args.name} failed: {exc}")
-            return EXIT_FAILED
-        if result != "stored":
-            _log(f"{args.name}: {result} with identical content")
+            plan = prefetch_plan(config, args.path, args.name, args.segment_size)
+            if plan is not None:
+                _prefetch(config, *plan)
+        except (DbopsError, OSError):
+            return EXIT_FAILED  # an optimisation only: fetch reads the repository itself
         return EXIT_OK
 
     spool = spool_of(args.path) if config.fetch_prefetch > 0 and is_segment_name(args.name) else None

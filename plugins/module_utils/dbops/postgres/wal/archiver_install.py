@@ -5,6 +5,9 @@ A virtualenv under a private home directory (root's) is out of that user's reach
 host's python3 (3.11+, with python3-boto3 for S3) from a directory of its own:
 
     <dir>/bin/dbops-wal-archive                    entry point (adds <dir>/lib to sys.path)
+    <dir>/bin/dbops-wal-push                       archive_command with an uploader (spool_dir): the hand-off
+    <dir>/bin/dbops-wal-fetch                      restore_command with an uploader: prefetched segments renamed
+    <dir>/bin/dbops-supervise                      the pid-file supervisor that keeps the uploader running
     <dir>/lib/ansible_collections/.../dbops/...    the few engine files it needs, copied from this collection
     <dir>/conf/<name>.json                         repository and credentials, 0600, owned by the cluster's OS user
 
@@ -29,7 +32,9 @@ from typing import Any
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server.cluster_owner import ClusterOwner
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal import archive_handoff, archive_uploader
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal import archiver as wal_archive_module
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.supervision import process_supervisor
 
 PACKAGE_ROOT = "ansible_collections.sevenp.dbops.plugins.module_utils.dbops"
 LIB_ROOT = "lib/ansible_collections/sevenp/dbops/plugins/module_utils/dbops"
@@ -45,7 +50,8 @@ def _engine_files() -> tuple[tuple[str, Any], ...]:
     installed archiver without one it needs.
     """
     files: dict[str, Any] = {}
-    pending = [wal_archive_module]
+    # The archiver imports the hand-off and the uploader inside functions (they import it): named here as well.
+    pending = [wal_archive_module, archive_handoff, archive_uploader, process_supervisor]
     while pending:
         module = pending.pop()
         parts = module.__name__[len(PACKAGE_ROOT) + 1:].split(".")
@@ -90,6 +96,53 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.ar
 if __name__ == "__main__":
     sys.exit(main())
 '''
+PUSH_ENTRY_POINT = '''#!/usr/bin/env python3
+# sevenp.dbops WAL hand-off to the uploader, installed by the sevenp.dbops collection (wal_archiving).
+#   archive_command = '<python3> -S <this file> --spool <dir> --wait <s> --grace <s> --config <config.json> %p %f'
+# Run with -S and importing only os, fcntl and the spool: PostgreSQL starts it once per segment.
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archive_handoff import (  # noqa: E402
+    main,
+)
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+FETCH_ENTRY_POINT = '''#!/usr/bin/env python3
+# sevenp.dbops WAL restore fast path, installed by the sevenp.dbops collection (wal_archiving).
+#   restore_command = '<python3> -S <this file> --prefetch <n> --config <config.json> %f %p'
+# Run with -S and importing only os and sys: a prefetched segment is renamed, anything else goes to the archiver.
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.prefetched_fetch import (  # noqa: E402
+    main,
+)
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+SUPERVISOR_ENTRY_POINT = '''#!/usr/bin/env python3
+# sevenp.dbops pid-file supervisor, installed by the sevenp.dbops collection (wal_archiving): keeps the WAL
+# uploader running where no systemd does.
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
+
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.supervision.process_supervisor import (  # noqa: E402
+    main,
+)
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
 
 
 class ArchiverInstallError(DbopsError):
@@ -109,6 +162,26 @@ class ArchiverInstall:
         return str(Path(self.directory) / "bin" / "dbops-wal-archive")
 
     @property
+    def push_script(self) -> str:
+        return str(Path(self.directory) / "bin" / "dbops-wal-push")
+
+    @property
+    def fetch_script(self) -> str:
+        return str(Path(self.directory) / "bin" / "dbops-wal-fetch")
+
+    @property
+    def supervisor_script(self) -> str:
+        return str(Path(self.directory) / "bin" / "dbops-supervise")
+
+    @property
+    def spool_dir(self) -> str | None:
+        return self.config.get("spool_dir") or None
+
+    def upload_command(self) -> list[str]:
+        """The long-lived uploader (with spool_dir), as its supervisor or systemd unit runs it."""
+        return [self.python, self.script, "--config", self.config_file, "upload"]
+
+    @property
     def config_file(self) -> str:
         return self.config_path or str(Path(self.directory) / "conf" / "archiver.json")
 
@@ -116,10 +189,20 @@ class ArchiverInstall:
         return " ".join(shlex.quote(part) for part in (self.python, self.script, "--config", self.config_file))
 
     def archive_command(self) -> str:
-        return f"{self.command_prefix()} push %p %f"
+        if not self.spool_dir:
+            return f"{self.command_prefix()} push %p %f"
+        parts = [self.python, "-S", self.push_script, "--spool", self.spool_dir,
+                 "--wait", str(self.config.get("push_wait_seconds") or 60),
+                 "--grace", str(self.config.get("uploader_grace_seconds") or 10), "--config", self.config_file]
+        return " ".join(shlex.quote(part) for part in parts) + " %p %f"
 
     def restore_command(self) -> str:
-        return f"{self.command_prefix()} fetch %f %p"
+        if not self.spool_dir:
+            return f"{self.command_prefix()} fetch %f %p"
+        # Set up with the uploader, restores take the fast path too (the same fetch when nothing is prefetched).
+        parts = [self.python, "-S", self.fetch_script, "--prefetch", str(self.config.get("fetch_prefetch", 8)),
+                 "--config", self.config_file]
+        return " ".join(shlex.quote(part) for part in parts) + " %f %p"
 
 
 @dataclass
@@ -193,6 +276,18 @@ def install(spec: ArchiverInstall, *, check_mode: bool = False) -> InstallResult
             _write_if_different(base / LIB_ROOT / relative, inspect.getsource(module).encode(), 0o644, None, result,
                                 check_mode)
         _write_if_different(Path(spec.script), ENTRY_POINT.encode(), 0o755, None, result, check_mode)
+        _write_if_different(Path(spec.push_script), PUSH_ENTRY_POINT.encode(), 0o755, None, result, check_mode)
+        _write_if_different(Path(spec.fetch_script), FETCH_ENTRY_POINT.encode(), 0o755, None, result, check_mode)
+        _write_if_different(Path(spec.supervisor_script), SUPERVISOR_ENTRY_POINT.encode(), 0o755, None, result,
+                            check_mode)
+        if spec.spool_dir and not Path(spec.spool_dir).is_dir():
+            # Written by archive_command and the uploader, both the cluster's OS user.
+            result.changed = True
+            result.written.append(spec.spool_dir + "/")
+            if not check_mode:
+                Path(spec.spool_dir).mkdir(parents=True, mode=0o700)
+                if owner_ids is not None:
+                    os.chown(spec.spool_dir, *owner_ids)
         repository = str(spec.config.get("repository") or "")
         if repository.startswith("/") and not Path(repository).exists():
             # A new local repository: the archiver (the cluster's OS user) writes into it.

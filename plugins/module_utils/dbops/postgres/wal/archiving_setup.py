@@ -50,6 +50,10 @@ class ArchivingRequest:
     archiver_config: str | None = None
     push_retry_seconds: float = 30.0
     fetch_retry_seconds: float = 600.0
+    # With a spool directory, archive_command hands segments to the long-lived uploader (upload_command), which
+    # uploads upload_workers of them at a time; the caller runs the uploader as a service.
+    spool_dir: str | None = None
+    upload_workers: int = 4
     check_mode: bool = False
 
 
@@ -65,6 +69,7 @@ class ArchivingResult(JobReport):
     archiver_files: list[str] = field(default_factory=list)
     archive_command: str | None = None
     restore_command: str | None = None
+    uploader_command: list[str] | None = None
 
 
 def _settings(conn) -> dict[str, dict[str, Any]]:
@@ -92,6 +97,10 @@ def archiver_spec(request: ArchivingRequest) -> ArchiverInstall | None:
         raise ArchivingError("installing the archiver needs the repository it archives to")
     config = {**request.repository.as_settings(), "push_retry_seconds": request.push_retry_seconds,
               "fetch_retry_seconds": request.fetch_retry_seconds}
+    if request.spool_dir:
+        if request.upload_workers < 1:
+            raise ArchivingError(f"upload_workers must be at least 1, not {request.upload_workers}")
+        config.update(spool_dir=request.spool_dir, upload_workers=request.upload_workers)
     return ArchiverInstall(directory=request.archiver_dir, python=request.archiver_python,
                            config_path=request.archiver_config, config=config, os_user=request.cluster.os_user)
 
@@ -141,6 +150,7 @@ def configure_archiving(request: ArchivingRequest) -> ArchivingResult:
         if not request.check_mode:
             check_reachable(spec)  # before PostgreSQL is pointed at it
         request = with_archiver_commands(request, spec)
+        result.uploader_command = spec.upload_command() if spec.spool_dir else None
     result.archive_command, result.restore_command = request.archive_command, request.restore_command
     with connect(request.postgres_dsn) as conn:
         current = _settings(conn)

@@ -1,0 +1,1 @@
+"""WAL archiving to S3: segments per second, how far behind under pgbench, restore_command per segment."""

@@ -1,0 +1,1 @@
+"""How far a replica is behind its source: lag readers and the wait until it has caught up."""

@@ -1,0 +1,1 @@
+"""Where clients are sent: PgBouncer's admin console and ini file, HAProxy's runtime API."""
