@@ -144,10 +144,12 @@ def test_failing_set_leaves_the_database_as_it_was(pg_cluster, pg_db, pg_db_name
                      "SELECT 1 / 0;\n", down="DROP TABLE auth.audit;\n",
                      manifest="description: audit table\n" + rules.replace("slug = 'c7'", "slug = 'none'"))
 
-    run = run_playbook("migrate.yml", dbops_vars, tmp_path)
+    run = run_playbook("migrate.yml", {**dbops_vars, "dbops_metrics_dir": str(tmp_path / "textfile")}, tmp_path)
 
     assert run.returncode != 0
     assert "Traceback" not in run.output
+    metrics = (tmp_path / "textfile" / "sevenp_dbops.prom").read_text()
+    assert 'sevenp_dbops_migration_last_run_success{database="postgres",environment="test"} 0' in metrics
     assert f"2024.020 ({broken / 'postgres.up.sql'})" in run.report["error"]
     assert "division by zero" in run.report["error"]
     assert pg_cluster.schema_dump(pg_db_name) == at_latest

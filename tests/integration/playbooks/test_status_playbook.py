@@ -11,9 +11,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_status_reports_the_estate_and_exports_metrics_idempotently(dbops_vars, tmp_path):
-    applied = run_playbook("migrate.yml", dbops_vars, tmp_path)
-    assert applied.returncode == 0, applied.explain()
     metrics_dir = tmp_path / "textfile"
+    applied = run_playbook("migrate.yml", {**dbops_vars, "dbops_metrics_dir": str(metrics_dir)}, tmp_path)
+    assert applied.returncode == 0, applied.explain()
     status_vars = {**dbops_vars, "dbops_repository": str(tmp_path / "repository"),
                    "dbops_metrics_dir": str(metrics_dir)}
     (tmp_path / "repository").mkdir()
@@ -30,6 +30,8 @@ def test_status_reports_the_estate_and_exports_metrics_idempotently(dbops_vars, 
     assert samples[("sevenp_dbops_migration_version_info", (*pg, ("version", "2024.013")))] == 1
     assert samples[("sevenp_dbops_migration_sets", (*pg, ("state", "applied")))] == 5
     assert samples[("sevenp_dbops_read_only", pg)] == 0
+    # Written by the migrate run, kept by the status run.
+    assert samples[("sevenp_dbops_migration_last_run_success", pg)] == 1
     assert ("sevenp_dbops_wal_archive_failing", (("environment", "test"),)) in samples
 
     again = run_playbook("status.yml", status_vars, tmp_path)
