@@ -116,3 +116,10 @@ def new_local_repository_dir() -> Path:
     os.chmod(path, 0o750)
     chown_to_pg_user(path)
     return path
+
+
+def stop_role_uploaders(archiver_dir: Path) -> None:
+    """Stop the WAL uploaders the wal_archiving role left running under its pid-file supervisor."""
+    for pid_file in archiver_dir.glob("spool/*/uploader.pid"):
+        subprocess.run(["/usr/bin/python3", str(archiver_dir / "bin" / "dbops-supervise"), "stop", "--pid-file",
+                        str(pid_file)], capture_output=True, check=False, timeout=120)

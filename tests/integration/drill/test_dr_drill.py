@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.mongo_server import destroy_daemon, new_daemon
 from tests.support.pg_cluster import PG_BIN_DIR, PG_OS_USER, chown_to_pg_user, new_cluster
+from tests.support.wal_archiver import stop_role_uploaders
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -31,6 +32,7 @@ def drill_env():
     try:
         yield cluster, daemon, work, repository
     finally:
+        stop_role_uploaders(work / "archiver")
         destroy_daemon(daemon)
         cluster.destroy()
         shutil.rmtree(work, ignore_errors=True)
@@ -48,6 +50,8 @@ def test_dr_drill_restores_both_databases_to_the_point_with_rpo_zero(drill_env):
         "dbops_mongodb_uri": daemon.uri,
         "dbops_mongodb_database": "drill_app",
         "dbops_repository": str(repository),
+        # The archiver, its spool and its uploader's supervisor under the test's own directory, stopped after it.
+        "dbops_archiver_dir": str(work / "archiver"),
         "dbops_drill_confirm": True,
         "dbops_drill_work_dir": str(work / "drill"),
         "dbops_drill_writes_before_point": 150,

@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.backup_env import PG_BIN_DIR
 from tests.support.pg_cluster import PG_OS_USER, new_cluster
+from tests.support.wal_archiver import stop_role_uploaders
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -55,13 +56,6 @@ def execute(dsn: str, sql: str) -> None:
         conn.execute(sql)
 
 
-def stop_uploaders(archiver_dir: Path) -> None:
-    """Stop the WAL uploaders the wal_archiving role left running under its pid-file supervisor."""
-    for pid_file in archiver_dir.glob("spool/*/uploader.pid"):
-        subprocess.run(["/usr/bin/python3", str(archiver_dir / "bin" / "dbops-supervise"), "stop", "--pid-file",
-                        str(pid_file)], capture_output=True, check=False, timeout=120)
-
-
 @pytest.fixture
 def workdir():
     path = Path(tempfile.mkdtemp(prefix="dbops-playbooks-"))
@@ -69,7 +63,7 @@ def workdir():
     try:
         yield path
     finally:
-        stop_uploaders(path / "archiver")
+        stop_role_uploaders(path / "archiver")
         shutil.rmtree(path, ignore_errors=True)
 
 
