@@ -82,67 +82,45 @@ def _is_package(name: str) -> bool:
 
 
 ENGINE_FILES = _engine_files()
-ENTRY_POINT = '''#!/usr/bin/env python3
-# sevenp.dbops WAL archiver, installed by the sevenp.dbops collection (wal_archiving).
-#   archive_command = '<python3> <this file> --config <config.json> push %p %f'
-#   restore_command = '<python3> <this file> --config <config.json> fetch %f %p'
+
+
+def entry_point(header: str, module: str) -> str:
+    """An installed script: its header comment, <dir>/lib on sys.path, then the engine module's main()."""
+    return f"""#!/usr/bin/env python3
+{header}
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archiver import main  # noqa: E402
+from {PACKAGE_ROOT}.{module} import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())
-'''
-PUSH_ENTRY_POINT = '''#!/usr/bin/env python3
-# sevenp.dbops WAL hand-off to the uploader, installed by the sevenp.dbops collection (wal_archiving).
-#   archive_command = '<python3> -S <this file> --spool <dir> --wait <s> --grace <s> --config <config.json> %p %f'
-# Run with -S and importing only os, fcntl and the spool: PostgreSQL starts it once per segment.
-import os
-import sys
+"""
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.archive_handoff import (  # noqa: E402
-    main,
-)
-
-if __name__ == "__main__":
-    sys.exit(main())
-'''
-FETCH_ENTRY_POINT = '''#!/usr/bin/env python3
-# sevenp.dbops WAL restore fast path, installed by the sevenp.dbops collection (wal_archiving).
-#   restore_command = '<python3> -S <this file> --prefetch <n> --config <config.json> %f %p'
-# Run with -S and importing only os and sys: a prefetched segment is renamed, anything else goes to the archiver.
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
-
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.prefetched_fetch import (  # noqa: E402
-    main,
-)
-
-if __name__ == "__main__":
-    sys.exit(main())
-'''
-SUPERVISOR_ENTRY_POINT = '''#!/usr/bin/env python3
-# sevenp.dbops pid-file supervisor, installed by the sevenp.dbops collection (wal_archiving): keeps the WAL
-# uploader running where no systemd does.
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
-
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.supervision.process_supervisor import (  # noqa: E402
-    main,
-)
-
-if __name__ == "__main__":
-    sys.exit(main())
-'''
+ENTRY_POINT = entry_point(
+    "# sevenp.dbops WAL archiver, installed by the sevenp.dbops collection (wal_archiving).\n"
+    "#   archive_command = '<python3> <this file> --config <config.json> push %p %f'\n"
+    "#   restore_command = '<python3> <this file> --config <config.json> fetch %f %p'",
+    "postgres.wal.archiver")
+PUSH_ENTRY_POINT = entry_point(
+    "# sevenp.dbops WAL hand-off to the uploader, installed by the sevenp.dbops collection (wal_archiving).\n"
+    "#   archive_command = '<python3> -S <this file> --spool <dir> --wait <s> --grace <s> --config <config.json> "
+    "%p %f'\n"
+    "# Run with -S and importing only os, fcntl and the spool: PostgreSQL starts it once per segment.",
+    "postgres.wal.archive_handoff")
+FETCH_ENTRY_POINT = entry_point(
+    "# sevenp.dbops WAL restore fast path, installed by the sevenp.dbops collection (wal_archiving).\n"
+    "#   restore_command = '<python3> -S <this file> --prefetch <n> --config <config.json> %f %p'\n"
+    "# Run with -S and importing only os and sys: a prefetched segment is renamed, anything else goes to the "
+    "archiver.",
+    "postgres.wal.prefetched_fetch")
+SUPERVISOR_ENTRY_POINT = entry_point(
+    "# sevenp.dbops pid-file supervisor, installed by the sevenp.dbops collection (wal_archiving): keeps the WAL\n"
+    "# uploader running where no systemd does.",
+    "supervision.process_supervisor")
 
 
 class ArchiverInstallError(DbopsError):
