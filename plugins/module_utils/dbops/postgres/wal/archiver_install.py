@@ -18,14 +18,10 @@ rewritten only when its content differs, atomically, so reruns report no change.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import json
 import os
-import re
 import shlex
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,69 +31,17 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.server
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal import archive_handoff, archive_uploader
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal import archiver as wal_archive_module
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.supervision import process_supervisor
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.supervision.installed_engine import (
+    LIB_ROOT,
+    InstallResult,
+    engine_files,
+    ensure_dir,
+    entry_point,
+    write_if_different,
+)
 
-PACKAGE_ROOT = "ansible_collections.sevenp.dbops.plugins.module_utils.dbops"
-LIB_ROOT = "lib/ansible_collections/sevenp/dbops/plugins/module_utils/dbops"
-
-
-_ENGINE_IMPORT = re.compile(r"^from (" + re.escape(PACKAGE_ROOT) + r"(?:\.\w+)+) import ([\w, ()\n]+?)$", re.MULTILINE)
-
-
-def _engine_files() -> tuple[tuple[str, Any], ...]:
-    """(path under LIB_ROOT, module) for the archiver and every engine module it imports, with their packages.
-
-    Found by following the archiver's own imports, so moving or splitting a file in the engine never leaves the
-    installed archiver without one it needs.
-    """
-    files: dict[str, Any] = {}
-    # The archiver imports the hand-off and the uploader inside functions (they import it): named here as well.
-    pending = [wal_archive_module, archive_handoff, archive_uploader, process_supervisor]
-    while pending:
-        module = pending.pop()
-        parts = module.__name__[len(PACKAGE_ROOT) + 1:].split(".")
-        relative = "/".join(parts) + ".py"
-        if relative in files:
-            continue
-        files[relative] = module
-        for depth in range(len(parts)):
-            package = ".".join([PACKAGE_ROOT, *parts[:depth]])
-            files.setdefault("/".join([*parts[:depth], "__init__.py"]), importlib.import_module(package))
-        for match in _ENGINE_IMPORT.finditer(inspect.getsource(module)):
-            target = match.group(1)
-            try:
-                pending.append(importlib.import_module(target))
-            except ImportError:
-                continue
-            if not _is_package(target):
-                continue
-            for name in re.findall(r"\w+", match.group(2)):
-                submodule = f"{target}.{name}"
-                if name != "as" and importlib.util.find_spec(submodule) is not None:
-                    pending.append(importlib.import_module(submodule))
-    return tuple(sorted(files.items()))
-
-
-def _is_package(name: str) -> bool:
-    return hasattr(importlib.import_module(name), "__path__")
-
-
-ENGINE_FILES = _engine_files()
-
-
-def entry_point(header: str, module: str) -> str:
-    """An installed script: its header comment, <dir>/lib on sys.path, then the engine module's main()."""
-    return f"""#!/usr/bin/env python3
-{header}
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
-
-from {PACKAGE_ROOT}.{module} import main  # noqa: E402
-
-if __name__ == "__main__":
-    sys.exit(main())
-"""
+# The archiver imports the hand-off and the uploader inside functions (they import it): named as roots as well.
+ENGINE_FILES = engine_files((wal_archive_module, archive_handoff, archive_uploader, process_supervisor))
 
 
 ENTRY_POINT = entry_point(
@@ -183,56 +127,6 @@ class ArchiverInstall:
         return " ".join(shlex.quote(part) for part in parts) + " %f %p"
 
 
-@dataclass
-class InstallResult:
-    changed: bool = False
-    written: list[str] = field(default_factory=list)
-
-
-def _write_if_different(path: Path, content: bytes, mode: int, owner_ids: tuple[int, int] | None,
-                        result: InstallResult, check_mode: bool) -> None:
-    try:
-        same = path.read_bytes() == content
-        stat = path.stat()
-        same = same and (stat.st_mode & 0o777) == mode and (owner_ids is None or (stat.st_uid, stat.st_gid) ==
-                                                            owner_ids)
-    except OSError:
-        same = False
-    if same:
-        return
-    result.changed = True
-    result.written.append(str(path))
-    if check_mode:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".dbops-tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        if owner_ids is not None:
-            os.chown(tmp, *owner_ids)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _ensure_dir(path: Path, mode: int, result: InstallResult, check_mode: bool) -> None:
-    if path.is_dir():
-        if (path.stat().st_mode & 0o777) != mode and not check_mode:
-            os.chmod(path, mode)
-            result.changed = True
-        return
-    result.changed = True
-    result.written.append(str(path) + "/")
-    if not check_mode:
-        path.mkdir(parents=True, mode=mode, exist_ok=True)
-        os.chmod(path, mode)
-
-
 def install(spec: ArchiverInstall, *, check_mode: bool = False) -> InstallResult:
     """Install or update the archiver; the cluster's OS user must be able to read it (directories 0755)."""
     result = InstallResult()
@@ -249,14 +143,14 @@ def install(spec: ArchiverInstall, *, check_mode: bool = False) -> InstallResult
             probe = probe.parent
         for directory in [base, base / "bin", Path(spec.config_file).parent, *reversed(chain), lib / "storage",
                           lib / "postgres"]:
-            _ensure_dir(directory, 0o755, result, check_mode)
+            ensure_dir(directory, 0o755, result, check_mode)
         for relative, module in ENGINE_FILES:
-            _write_if_different(base / LIB_ROOT / relative, inspect.getsource(module).encode(), 0o644, None, result,
+            write_if_different(base / LIB_ROOT / relative, inspect.getsource(module).encode(), 0o644, None, result,
                                 check_mode)
-        _write_if_different(Path(spec.script), ENTRY_POINT.encode(), 0o755, None, result, check_mode)
-        _write_if_different(Path(spec.push_script), PUSH_ENTRY_POINT.encode(), 0o755, None, result, check_mode)
-        _write_if_different(Path(spec.fetch_script), FETCH_ENTRY_POINT.encode(), 0o755, None, result, check_mode)
-        _write_if_different(Path(spec.supervisor_script), SUPERVISOR_ENTRY_POINT.encode(), 0o755, None, result,
+        write_if_different(Path(spec.script), ENTRY_POINT.encode(), 0o755, None, result, check_mode)
+        write_if_different(Path(spec.push_script), PUSH_ENTRY_POINT.encode(), 0o755, None, result, check_mode)
+        write_if_different(Path(spec.fetch_script), FETCH_ENTRY_POINT.encode(), 0o755, None, result, check_mode)
+        write_if_different(Path(spec.supervisor_script), SUPERVISOR_ENTRY_POINT.encode(), 0o755, None, result,
                             check_mode)
         if spec.spool_dir and not Path(spec.spool_dir).is_dir():
             # Written by archive_command and the uploader, both the cluster's OS user.
@@ -277,7 +171,7 @@ def install(spec: ArchiverInstall, *, check_mode: bool = False) -> InstallResult
                     os.chown(repository, *owner_ids)
         config = json.dumps({key: value for key, value in spec.config.items() if value not in (None, "")},
                             indent=2, sort_keys=True).encode() + b"\n"
-        _write_if_different(Path(spec.config_file), config, 0o600, owner_ids, result, check_mode)
+        write_if_different(Path(spec.config_file), config, 0o600, owner_ids, result, check_mode)
     except OSError as exc:
         raise ArchiverInstallError(f"cannot install the WAL archiver in {spec.directory}: {exc}") from exc
     return result
