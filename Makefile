@@ -30,7 +30,8 @@ export PATH := $(VENV)/bin:$(PATH)
 .PHONY: help setup system-deps venv link tools demo demo-stop test lint typecheck sanity unit integration molecule bench ee-context clean
 
 help:
-	@echo "make demo   - set up, start local PostgreSQL + embedded MongoDB-compatible server, apply the sample migrations"
+	@echo "make demo   - set up, start local PostgreSQL + embedded MongoDB-compatible server (blue), a green pair, PgBouncer"
+	@echo "              and HAProxy for the blue-green cutover, apply the sample migrations"
 	@echo "make test   - set up, then lint, sanity, unit, integration and molecule tests"
 	@echo "make bench  - run the benchmarks in bench/ (not part of make test)"
 	@echo "make ee-context - the execution environment's build context (build/ee/context)"
@@ -102,7 +103,8 @@ unit:
 
 integration:
 	# Two workers: the tests start their own servers on free ports under their own temp dirs, so they can share a machine.
-	$(PY) -m pytest tests/integration -q -n 2
+	# By file: the tests of a file share one set of servers (module fixtures) and some run in order on it.
+	$(PY) -m pytest tests/integration -q -n 2 --dist loadfile
 
 molecule:
 	bash molecule/run.sh

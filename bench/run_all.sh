@@ -2,6 +2,7 @@
 # Runs every benchmark in bench/ once (`make bench`): each bench/<name>/ with a __main__.py, in name order.
 # Not part of `make test`. Flags for one benchmark go in BENCH_<NAME>_ARGS (the directory's name in capitals), e.g.
 #   BENCH_APPLY_ARGS="--repeat 5" BENCH_BACKFILL_ARGS="--rows 1000000" BENCH_ONLINE_CHANGE_ARGS="--rows 1000000" make bench
+#   BENCH_CUTOVER_ARGS="--repeat 3" make bench      (bench/cutover: the blue-green switch, ours against the manual one)
 # Each benchmark prints its table; a copy of the output goes to bench/results/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."

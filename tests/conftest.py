@@ -21,7 +21,11 @@ if not LINK.exists():
 sys.path.insert(0, str(BUILD))
 sys.path.insert(0, str(ROOT))
 
+from tests.support.ansible_home import isolate_ansible_home  # noqa: E402
 from tests.support.pg_cluster import PgCluster, new_cluster  # noqa: E402
+
+# Nothing of a test run lives under $HOME: Ansible's state goes to a directory of the session's own.
+isolate_ansible_home()
 
 
 @pytest.fixture(scope="session")

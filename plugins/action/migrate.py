@@ -19,6 +19,11 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
 from ansible_collections.sevenp.dbops.plugins.plugin_utils.migrate_report import ReportRequest, summary, summary_json
+from ansible_collections.sevenp.dbops.plugins.plugin_utils.progress_poll import (
+    ProgressPoller,
+    reader_args,
+    wants_progress,
+)
 
 MODULE = "sevenp.dbops.migrate"
 # The summary's long lists stay in the files (and the module's own result): the task result carries the rest.
@@ -50,6 +55,7 @@ class ActionModule(ActionBase):
         del tmp  # tmp no longer has any effect
         module_args = dict(self._task.args)
         report_option = module_args.pop("report", None)
+        self._progress_interval = float(module_args.pop("progress_interval", 0) or 0)
         if report_option is None:
             return merge_hash(result, self._module_result(module_args, task_vars))
         try:
@@ -73,6 +79,10 @@ class ActionModule(ActionBase):
         return result
 
     def _module_result(self, module_args: dict, task_vars: dict) -> dict:
+        if wants_progress(self, self._progress_interval):
+            # The backfills' checkpoints are read on the same host, with the run's own connections.
+            reader = reader_args(module_args, ["backfills"])
+            return ProgressPoller(self, task_vars, reader, self._progress_interval).run(MODULE, module_args)
         wrap_async = self._task.async_val and not self._connection.has_native_async
         done = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars,
                                     wrap_async=wrap_async)

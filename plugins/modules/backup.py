@@ -111,6 +111,16 @@ options:
     type: str
     choices: [auto, snapshot, oplog, change_stream, none]
     default: auto
+  progress_interval:
+    description:
+      - Handled on the controller by the collection's action plugin, never sent to the host - seconds between two
+        progress lines of a PostgreSQL backup (bytes, percent, bytes per second, ETA). With a value above 0 (and
+        not in check mode, and without the task's own C(async)) the module runs as an asynchronous job and the
+        action plugin reads the server's C(pg_stat_progress_basebackup) (O(kind=base)) or
+        C(pg_stat_progress_copy) (O(kind=logical), bytes and rows so far, no total) while it runs. V(0) runs the
+        module as one plain execution.
+    type: float
+    default: 0
 notes:
   - Runs on the database host or any host that reaches the databases and the repository; O(pgdata), when given, is
     only checked against the server's C(data_directory).
@@ -287,6 +297,7 @@ def argument_spec() -> dict:
         check_wal_chain={"type": "bool", "default": True},
         mongodb_consistency={"type": "str", "default": "auto",
                              "choices": ["auto", "snapshot", "oplog", "change_stream", "none"]},
+        progress_interval={"type": "float", "default": 0},
     ), repository=True, postgres_server=True)
 
 

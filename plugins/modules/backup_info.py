@@ -13,7 +13,9 @@ description:
     C(sevenp.dbops.backup) makes after a backup, without taking one.
   - With O(postgres_dsn), reports C(pg_stat_archiver) and checks that the WAL archive has no gap from the oldest base
     backup to the newest archived segment.
-  - With O(mongodb_database), reports the MongoDB change archive (chunks, begin, end, gaps, checkpoint).
+  - With O(mongodb_database), reports the MongoDB change archive (chunks, begin, end, gaps, checkpoint) and the
+    change capture's health; with O(mongodb_uri) as well, its lag behind the server and whether the capture service
+    installed on this host under O(capture_install_root) runs.
   - With O(keep), returns the retention C(sevenp.dbops.backup) would apply, and deletes nothing.
   - Replaces C(sevenp.dbops.backup) with O(sevenp.dbops.backup#module:state=list), which still works and is
     deprecated.
@@ -37,6 +39,13 @@ options:
       - Check the WAL archive for gaps from the oldest base backup to the newest archived segment.
     type: bool
     default: true
+  capture_install_root:
+    description:
+      - Where M(sevenp.dbops.change_capture) installs the capture services on this host
+        (O(sevenp.dbops.change_capture#module:install_root)), to report whether the one of O(mongodb_database)
+        runs. Empty to skip that check.
+    type: path
+    default: /var/lib/sevenp-dbops
 notes:
   - Runs on any host that reaches the repository (and the databases, for the archiver's state).
 seealso:
@@ -112,7 +121,10 @@ archiver:
   returned: when O(postgres_dsn) is given
   type: dict
 mongodb_capture:
-  description: The MongoDB change archive at a glance (chunks, begin, end, gaps, checkpoint).
+  description:
+    - The MongoDB change archive at a glance (chunks, begin, end, gaps, checkpoint) and the capture's health -
+      C(running) (null when unknown, without O(mongodb_uri) to name the service by), C(covered_until), C(covered_wall),
+      C(lag_seconds) behind the server (with O(mongodb_uri)), C(healthy), C(problems) and a C(hint) saying what to run.
   returned: when O(mongodb_database) is given
   type: dict
 retention:
@@ -137,6 +149,7 @@ def argument_spec() -> dict:
     return module_runner.dbops_argument_spec(dict(
         keep={"type": "int"},
         check_wal_chain={"type": "bool", "default": True},
+        capture_install_root={"type": "path", "default": "/var/lib/sevenp-dbops"},
     ), repository=True)
 
 
@@ -145,7 +158,8 @@ def build_request(params: dict, check_mode: bool) -> BackupRequest:
         raise ValueError(f"keep must be at least 1, not {params['keep']}")
     return BackupRequest(
         repository=repository_options(params), state="list", databases=DatabaseConnections.from_options(params),
-        keep=params["keep"], check_wal_chain=params["check_wal_chain"], check_mode=check_mode,
+        keep=params["keep"], check_wal_chain=params["check_wal_chain"],
+        capture_install_root=params["capture_install_root"] or None, check_mode=check_mode,
     )
 
 

@@ -13,7 +13,10 @@ description:
     capture the MongoDB side of M(sevenp.dbops.recovery_point) and M(sevenp.dbops.restore) rely on), resuming where
     the archive ends, until O(state=stopped) is requested or O(max_seconds) pass. Run it with C(async) and C(poll=0).
   - With O(state=stopped), asks the running capture to stop (it flushes what it holds) and returns its summary.
-  - Used by the C(sevenp.dbops.dr_drill) role, which needs the capture to run while its recovery point is taken.
+  - Superseded by M(sevenp.dbops.change_capture), the capture as a supervised service, which the
+    C(sevenp.dbops.wal_archiving) role starts and the C(sevenp.dbops.dr_drill) role now relies on. This module
+    is kept for playbooks that still run it and will be removed in a later release; an async job breaks where
+    C($HOME) is not the user's passwd home, the service does not.
 author:
   - sevenp platform team (@sevenp)
 extends_documentation_fragment:

@@ -35,7 +35,9 @@ attributes:
       - Check mode plans by reading the ledger and the files only; no statement of a migration is executed and
         nothing is rolled back afterwards.
   diff_mode:
-    description: Returns the version before and after the run in diff mode.
+    description:
+      - Returns the version before and after the run in diff mode, then per planned set the statements it runs
+        (in check mode, would run), part by part.
     support: full
   idempotent:
     description: A second run with the same arguments changes nothing and reports RV(changed=false).
@@ -181,6 +183,15 @@ options:
         C(approval), C(rollback_on_failure), C(settings), and C(failure) with C(result) (a phase outside the module
         failed - the module is not run, the report records that failure and the given earlier result).
     type: dict
+  progress_interval:
+    description:
+      - Handled on the controller by the collection's action plugin, never sent to the host - seconds between two
+        looks at the run's progress. With a value above 0 (and not in check mode, and without the task's own
+        C(async)), the module runs as an asynchronous job and every O(progress_interval) seconds the action plugin
+        reads the backfills' checkpoints (M(sevenp.dbops.progress_info)) and prints each running backfill's
+        percent, rows per second and ETA. V(0) runs the module as one plain execution.
+    type: float
+    default: 0
 notes:
   - Sets run on the host the module runs on; O(migrations_dir) must exist there.
   - Connection options can be set once for the play with C(module_defaults) and the C(group/sevenp.dbops.dbops)
@@ -393,10 +404,16 @@ report:
   returned: with O(report)
   type: dict
 diff:
-  description: The version before and after, in diff mode.
+  description:
+    - In diff mode, a list - first the version before and after, then one entry per planned set whose C(after)
+      holds the statements the set runs (in check mode, would run), part by part, under the header
+      C(<version> <name> (<action>, <phase>)).
   returned: when diff mode is on
-  type: dict
-  sample: {"before": {"version": "2024.010"}, "after": {"version": "2024.013"}}
+  type: list
+  elements: dict
+  sample: [{"before": {"version": "2024.010"}, "after": {"version": "2024.011"}},
+           {"before_header": "2024.011 2024.011_course_duration_minutes (apply, expand)", "before": "",
+            "after": "-- postgres\nALTER TABLE content.courses ADD COLUMN duration_minutes integer;\n"}]
 """
 
 import re
@@ -476,6 +493,7 @@ def argument_spec() -> dict:
         refuse_changes={"type": "str", "default": ""},
         rollback_on_failure={"type": "bool", "default": False},
         report={"type": "dict"},
+        progress_interval={"type": "float", "default": 0},
     ))
 
 
@@ -556,8 +574,22 @@ def failure_report(exc: BaseException, record=None) -> dict:
     return partial
 
 
-def version_diff(result: dict) -> dict:
-    return {"before": {"version": result["before"]}, "after": {"version": result["after"]}}
+def set_diff(entry: dict) -> dict:
+    """One planned set as a diff of its own: the statements it runs (or ran), per part, as added lines."""
+    version, action = entry.get("version", ""), entry.get("action", "apply")
+    header = f"{version} {entry.get('name') or ''} ({action}, {entry.get('phase') or 'no phase'})".replace("  ", " ")
+    lines = []
+    for part, statements in (entry.get("statements") or {}).items():
+        lines.append(f"-- {part}")
+        lines.extend(f"{str(statement).rstrip().rstrip(';')};" for statement in statements or [])
+    return {"before_header": header, "after_header": header, "before": "",
+            "after": "\n".join(lines) + "\n" if lines else f"-- {version}: no statements\n"}
+
+
+def version_diff(result: dict) -> list[dict]:
+    """The version before and after, then per set of the plan the statements it runs (diff mode, --diff)."""
+    version = {"before": {"version": result["before"]}, "after": {"version": result["after"]}}
+    return [version, *(set_diff(entry) for entry in result.get("plan") or [])]
 
 
 def main() -> None:

@@ -86,6 +86,15 @@ options:
     description: Seconds between two readings.
     type: float
     default: 0.5
+  progress_interval:
+    description:
+      - Handled on the controller by the collection's action plugin, never sent to the host - seconds between two
+        progress lines while a logical subscriber catches up (O(kind=logical)) - each logical slot on the source
+        with the bytes it is behind, the rate that shrinks at and an ETA. With a value above 0 (and not in check
+        mode, and without the task's own C(async)) the module runs as an asynchronous job polled by the action
+        plugin. V(0) runs the module as one plain execution.
+    type: float
+    default: 0
 seealso:
   - module: sevenp.dbops.pgbouncer_switch
   - module: sevenp.dbops.haproxy_switch
@@ -189,6 +198,7 @@ def argument_spec() -> dict:
         max_lag_seconds={"type": "float"},
         timeout={"type": "float", "default": 300.0},
         poll_interval={"type": "float", "default": 0.5},
+        progress_interval={"type": "float", "default": 0},
     ))
 
 

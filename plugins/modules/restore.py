@@ -59,6 +59,21 @@ options:
       - Server log file while the restored server starts. By default the file the running postmaster logs to, or a
         file beside the data directory.
     type: path
+  progress_file:
+    description:
+      - A file on this host where the PostgreSQL restore records how far it got (bytes of the base backup fetched,
+        then extracting, recovering, done), for M(sevenp.dbops.progress_info). Set by the action plugin with
+        O(progress_interval); not written when omitted.
+    type: path
+  progress_interval:
+    description:
+      - Handled on the controller by the collection's action plugin, never sent to the host - seconds between two
+        progress lines of a PostgreSQL restore (bytes fetched of the base backup's size, bytes per second, ETA,
+        then the phase). With a value above 0 (and not in check mode, and without the task's own C(async)) the
+        module runs as an asynchronous job, writes its progress to a file in the job's directory and the action
+        plugin reads it while the restore runs. V(0) runs the module as one plain execution.
+    type: float
+    default: 0
 notes:
   - Run on the database host, usually as root with O(pg_os_user) set to the cluster's owner.
   - If the server is managed by systemd, stop the unit first and start it after the restore; the module uses
@@ -173,6 +188,8 @@ def argument_spec() -> dict:
         target_timeline={"type": "str"},
         backup_id={"type": "str"},
         log_file={"type": "path"},
+        progress_file={"type": "path"},
+        progress_interval={"type": "float", "default": 0},
     ), repository=True, postgres_server=True)
 
 
@@ -185,6 +202,7 @@ def build_request(params: dict, check_mode: bool) -> RestoreRequest:
         cluster=ClusterOnHost(pgdata=params["pgdata"] or "", bin_dir=params["pg_bin_dir"],
                               os_user=params["pg_os_user"], log_file=params["log_file"]),
         restore_command=params["restore_command"], timeout=params["timeout"], check_mode=check_mode,
+        progress_file=params["progress_file"],
     )
 
 

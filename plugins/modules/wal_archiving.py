@@ -47,7 +47,7 @@ attributes:
     description: Returns the C(ALTER SYSTEM) statements and whether a restart would happen; changes nothing.
     support: full
   diff_mode:
-    description: Returns the settings before and after in diff mode.
+    description: Returns the configuration lines that change (in check mode, would change) in diff mode.
     support: full
   idempotent:
     description: Settings already in place are left alone and the server is not restarted.
@@ -206,8 +206,16 @@ queries:
   returned: always
   type: list
   elements: str
+planned:
+  description: The settings this run writes with C(ALTER SYSTEM) (in check mode, would write), by name.
+  returned: always
+  type: dict
+  sample: {"archive_mode": "on", "archive_command": "/usr/bin/true %p"}
 diff:
-  description: The managed settings before and after, in diff mode.
+  description:
+    - In diff mode, the managed settings as C(postgresql.auto.conf) lines (C(name = 'value')) - in force before the
+      run, and with the values the run writes (in check mode, would write) - so C(--check --diff) shows the
+      configuration lines that change.
   returned: when diff mode is on
   type: dict
 """
@@ -261,8 +269,21 @@ def build_request(params: dict, check_mode: bool) -> ArchivingRequest:
     )
 
 
+def setting_lines(settings: dict) -> str:
+    """Settings as the lines ALTER SYSTEM writes to postgresql.auto.conf, sorted so the diff pairs them up."""
+    return "".join(f"{name} = '{str(value).replace(chr(39), chr(39) * 2)}'\n"
+                   for name, value in sorted((settings or {}).items()))
+
+
 def settings_diff(result: dict) -> dict:
-    return {"before": result.get("before"), "after": result.get("after")}
+    """The configuration lines the run changes (in check mode, would change): the managed settings in force before,
+    and the same with what the run writes (`planned`). The values read back after a run would hide, in check mode
+    and while archive_mode waits for a restart, the lines that change."""
+    before = dict(result.get("before") or {})
+    after = {**before, **(result.get("planned") or {})}
+    return {"before_header": "postgresql.auto.conf (managed settings, in force)",
+            "after_header": "postgresql.auto.conf (managed settings, after this run)",
+            "before": setting_lines(before), "after": setting_lines(after)}
 
 
 def main() -> None:

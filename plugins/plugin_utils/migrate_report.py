@@ -63,6 +63,15 @@ def validation_results(result: dict[str, Any], check_mode: bool) -> list[dict[st
             for entry in entries or [] for rule in entry.get("validation") or []]
 
 
+def planned_sets(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sets a check-mode run would apply or roll back, as rows of the report's sets table (status planned)."""
+    return [{"version": entry.get("version"), "name": entry.get("name"), "action": entry.get("action"),
+             "phase": entry.get("phase"), "status": "planned",
+             "parts": {part: f"would {entry.get('action') or 'apply'}" for part in entry.get("parts") or []},
+             "statements": sum(len(statements or []) for statements in (entry.get("statements") or {}).values())}
+            for entry in plan]
+
+
 def summary(request: ReportRequest, result: dict[str, Any], *, host: str, check_mode: bool) -> dict[str, Any]:
     """The report of the run whose module result is `result` (a failed one too)."""
     failure = request.failure or {}
@@ -79,6 +88,8 @@ def summary(request: ReportRequest, result: dict[str, Any], *, host: str, check_
     compensation = result.get("compensation") or {}
     # A phase outside the module failed: the result is the plan made before it, nothing was run.
     done = {} if failure else result
+    # Check mode applies nothing: what the module calls applied (or rolled back) is only planned.
+    planned = [str(entry.get("version")) for entry in result.get("plan") or []] if check_mode and not failure else []
     approval = {"required": False, "approved": False, **request.approval}
     if failed and phase in _BEFORE_APPROVAL:
         approval = {"required": bool(approval.get("required", False)), "approved": False}
@@ -97,11 +108,12 @@ def summary(request: ReportRequest, result: dict[str, Any], *, host: str, check_
         "before": before,
         "after": after,
         "changed": bool(done.get("changed", False)),
-        "applied": list(done.get("applied") or []),
-        "rolled_back": list(done.get("rolled_back") or []),
+        "applied": [] if check_mode else list(done.get("applied") or []),
+        "rolled_back": [] if check_mode else list(done.get("rolled_back") or []),
+        "planned": planned,
         "pending": list(after_failure.get("pending", result.get("pending") or [])),
         "plan": list(result.get("plan") or []),
-        "sets": list(done.get("sets") or []),
+        "sets": planned_sets(list(done.get("plan") or [])) if check_mode else list(done.get("sets") or []),
         "queries": list(done.get("queries") or []),
         "validation": validation_results(done, check_mode),
         "lint": {"findings": list(result.get("lint_findings") or []), "fail_on": request.lint_fail_on},

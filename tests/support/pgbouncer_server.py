@@ -33,6 +33,8 @@ class PgBouncer:
     databases: dict[str, str]  # client-facing name -> connection string
     pool_mode: str = "transaction"
     port: int = field(default_factory=free_port)
+    # The users clients may log in as (trust, but each must be listed in the auth file); postgres is the admin.
+    users: tuple[str, ...] = (SUPERUSER,)
 
     @property
     def ini(self) -> Path:
@@ -51,7 +53,7 @@ class PgBouncer:
 
     def write_config(self) -> None:
         users = self.base_dir / "userlist.txt"
-        users.write_text(f'"{SUPERUSER}" ""\n')
+        users.write_text("".join(f'"{user}" ""\n' for user in self.users))
         entries = "\n".join(f"{name} = {connstr}" for name, connstr in self.databases.items())
         self.ini.write_text(f"""; written by the tests
 [databases]

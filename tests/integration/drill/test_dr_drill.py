@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.capture_service import capture_dirs, stop_capture_services
 from tests.support.mongo_server import destroy_daemon, new_daemon
 from tests.support.pg_cluster import PG_BIN_DIR, PG_OS_USER, chown_to_pg_user, new_cluster
 from tests.support.wal_archiver import stop_role_uploaders
@@ -33,6 +34,7 @@ def drill_env():
         yield cluster, daemon, work, repository
     finally:
         stop_role_uploaders(work / "archiver")
+        stop_capture_services(work / "install")
         destroy_daemon(daemon)
         cluster.destroy()
         shutil.rmtree(work, ignore_errors=True)
@@ -52,6 +54,8 @@ def test_dr_drill_restores_both_databases_to_the_point_with_rpo_zero(drill_env):
         "dbops_repository": str(repository),
         # The archiver, its spool and its uploader's supervisor under the test's own directory, stopped after it.
         "dbops_archiver_dir": str(work / "archiver"),
+        # The change capture service the wal_archiving role starts, also stopped after the test.
+        "dbops_archiving_install_dir": str(work / "install"),
         "dbops_drill_confirm": True,
         "dbops_drill_work_dir": str(work / "drill"),
         "dbops_drill_writes_before_point": 150,
@@ -68,6 +72,8 @@ def test_dr_drill_restores_both_databases_to_the_point_with_rpo_zero(drill_env):
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     assert "RTO: " in output and "RPO: 0 acknowledged writes lost" in output
+    assert len(capture_dirs(work / "install")) == 1, "the drill relies on the change capture service"
+    assert "drill_change_capture" not in output
 
     reports = sorted((work / "reports").glob("dr_drill-*.json"))
     assert len(reports) == 1, output[-3000:]

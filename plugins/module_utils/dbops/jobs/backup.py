@@ -16,6 +16,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.database_c
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.job_report import JobReport
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import capture as mongo_capture
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.backup import dump as mongo_dump
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.capture_service.health import service_health
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.backup.base_backup import (
     BaseBackupOptions,
     pg_basebackup_argv,
@@ -71,6 +72,8 @@ class BackupRequest:
     keep: int | None = None
     check_wal_chain: bool = True
     archive_wait: float = 60.0
+    # backup_info: where the change capture service is installed on this host, to say whether it runs.
+    capture_install_root: str | None = None
     check_mode: bool = False
 
 
@@ -251,7 +254,9 @@ def list_catalog(request: BackupRequest, repo: Repository) -> BackupResult:
         if conn is not None:
             conn.close()
     if request.databases.mongodb_database:
-        result.mongodb_capture = mongo_capture.capture_status(repo, request.databases.mongodb_database)
+        result.mongodb_capture = service_health(repo, request.databases.mongodb_database,
+                                                uri=request.databases.mongodb_uri,
+                                                install_root=request.capture_install_root)
     if request.keep:
         result.retention = plan_retention(catalog, request.keep).as_dict()
     return result

@@ -37,6 +37,7 @@ class RestoreRequest:
     restore_command: str | None = None
     timeout: float = 1800.0
     check_mode: bool = False
+    progress_file: str | None = None  # where the PostgreSQL restore records its progress (progress_info reads it)
 
 
 @dataclass
@@ -73,6 +74,7 @@ def run_restore(request: RestoreRequest) -> RestoreResult:
         pg = PgRestore(PgRestoreRequest(
             repo=repo, postgres_dsn=databases.postgres_dsn, target=target, cluster=request.cluster,
             restore_command=request.restore_command, timeout=request.timeout, check_mode=request.check_mode,
+            progress_file=request.progress_file,
         ))
     if databases.mongodb_uri:
         mongo_plan = _plan_mongodb(request, repo)  # validates before PostgreSQL is touched

@@ -8,6 +8,11 @@ Layout (on green, the copy): database ``dbops``, collection ``replication_state`
 ``applied`` is the cluster time of the newest source change the copy has written to green (a change event's
 clusterTime), ``resume_token`` the change stream token to resume after it. The copy process writes the document
 after each applied batch, in the same order as the data (never ahead of it); replication_sync only reads it.
+
+The copy process (mongodb/copy/) adds what its supervision needs to the same document: ``status`` (initial_copy,
+running, stopped, gap), ``gap`` (null, or why the copy cannot go on), ``heartbeat_at`` (written about every second
+while the process runs, so any host can tell a live copy from a dead one), ``direction``, ``pid`` and
+``initial_copy_done``. Readers that know only the fields above are unaffected.
 """
 
 from __future__ import annotations
@@ -29,13 +34,24 @@ class CopyState:
     applied: Any  # bson.Timestamp
     resume_token: Any
     updated_at: datetime | None
+    status: str | None = None
+    gap: str | None = None
+    heartbeat_at: datetime | None = None
+    direction: str | None = None
+    initial_copy_done: bool = False
+
+
+def _utc_or_none(value: Any) -> datetime | None:
+    return as_utc(value) if isinstance(value, datetime) else None
 
 
 def state_from_document(document: dict[str, Any]) -> CopyState:
-    updated = document.get("updated_at")
     return CopyState(source_database=str(document["_id"]), applied=document.get("applied"),
                      resume_token=document.get("resume_token"),
-                     updated_at=as_utc(updated) if isinstance(updated, datetime) else None)
+                     updated_at=_utc_or_none(document.get("updated_at")),
+                     status=document.get("status"), gap=document.get("gap"),
+                     heartbeat_at=_utc_or_none(document.get("heartbeat_at")), direction=document.get("direction"),
+                     initial_copy_done=bool(document.get("initial_copy_done")))
 
 
 def read_state(client: Any, source_database: str) -> CopyState | None:

@@ -59,6 +59,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.t
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.topology import oplog_edge
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 
+START_HINT = ("run `ansible-playbook playbooks/wal_archiving.yml` with the MongoDB variables (dbops_mongodb_uri, "
+              "dbops_mongodb_database, dbops_repository): it installs and starts the change capture service; "
+              "`sevenp.dbops.change_capture state=status` and `backup_info` report its health")
+NO_CAPTURE_GRACE_S = 15.0
 CHANGE_STREAM_HISTORY_LOST = {286, 280, 136}  # ChangeStreamHistoryLost, ChangeStreamFatalError, CappedPositionLost
 CURSOR_GONE = {43, 237, 175}  # CursorNotFound, CursorKilled, QueryPlanKilled
 
@@ -224,7 +228,12 @@ class ChangeCapture:
                 return ts_from_dict(dumps[-1].cluster_time)
             start_at = "now"
         if start_at == "now":
-            return client.admin.command("hello")["$clusterTime"]["clusterTime"]
+            now = client.admin.command("hello")["$clusterTime"]["clusterTime"]
+            newest = (oplog_edge(client, oldest=False) or {}).get("ts") if self.mode == "oplog" else None
+            # Nothing happened between the newest oplog entry and now, so the archive may start there. It must: a
+            # dump taken later on an idle server is consistent as of that entry, while hello's cluster time (a
+            # clock that also moves without writes) can be after it and would leave the dump's start uncovered.
+            return newest if newest is not None and newest <= now else now
         target = parse_target(start_at)
         if target.cluster_time is None:
             raise BackupError(f"capture start_at must be a cluster time, 'now' or 'latest_dump', not {start_at!r}")
@@ -494,18 +503,23 @@ def flush_until(repository: Repository | str, database: str, cluster_time: Any, 
     target = parse_target(cluster_time).cluster_time
     if target is None:
         raise BackupError("flush_until needs a cluster time, not a wall-clock time")
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
     checkpoint = None
     while True:
         checkpoint = archive.read_checkpoint(repo, database)
         if checkpoint is not None and checkpoint.covered_until >= target:
             return checkpoint
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        # No checkpoint at all: no capture has ever run for this database; a just-started one writes its first
+        # within seconds, so the full timeout is not waited for.
+        if now >= deadline or (checkpoint is None and now - started >= min(timeout_s, NO_CAPTURE_GRACE_S)):
             reached = ts_text(checkpoint.covered_until) if checkpoint else "nothing (no capture has run)"
             updated = f", last checkpoint written {checkpoint.updated_at}" if checkpoint else ""
             raise BackupError(
                 f"the change archive of {database} in {repo.describe()} did not reach {ts_text(target)} within "
-                f"{timeout_s:.0f}s: it covers up to {reached}{updated}; is the change capture running?"
+                f"{now - started:.0f}s: it covers up to {reached}{updated}; is the change capture running? "
+                f"To start it, {START_HINT}"
             )
         time.sleep(poll_s)
 

@@ -21,7 +21,7 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.wal.po
     format_lsn,
     parse_history,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.progress.progress_file import ProgressFile
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.progress.record import ProgressRecord
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import (
     ChecksumMismatch,
     ObjectMissing,
@@ -79,6 +81,8 @@ class PgRestoreRequest:
     verify_archiving: bool = True
     archive_wait: float = 120.0
     check_mode: bool = False
+    # Where the restore records how far it got (progress/progress_file.py), for a poller on this host; None: not.
+    progress_file: str | None = None
 
 
 @dataclass
@@ -152,6 +156,7 @@ class PgRestore:
         self.steps: list[str] = []
         self.queries: list[str] = []
         self.warnings: list[str] = []
+        self.progress = ProgressFile(request.progress_file)
 
     # ------------------------------------------------------------------------------------------- preparation
     def _live_settings(self) -> dict[str, str]:
@@ -386,8 +391,17 @@ class PgRestore:
         staging = self.pgdata.with_name(f".{self.pgdata.name}.dbops-staging-{self.restore_id}")
         new_dir = self.pgdata.with_name(f".{self.pgdata.name}.dbops-new-{self.restore_id}")
         staging.mkdir(mode=0o700)
+        # The download's files grow in the staging directory: its size is the bytes fetched so far.
+        size = sum(int(item.get("size") or 0) for item in plan.backup.objects)
+        progress = ProgressRecord(kind="restore", name=f"postgres {plan.backup.backup_id}", unit="bytes", done=0,
+                                  total=size or None, detail="fetching the base backup", started_at=to_iso(utc_now()),
+                                  updated_at=to_iso(utc_now()))
+        self.progress.put(progress, watch_dir=str(staging))
         try:
             fetched = self._fetch(plan, staging)
+            progress = replace(progress, done=size, detail="extracting and verifying the base backup",
+                               updated_at=to_iso(utc_now()))
+            self.progress.put(progress)
             try:
                 self._lay_down(plan, fetched, new_dir)
                 self._configure(plan, new_dir, live)
@@ -403,7 +417,10 @@ class PgRestore:
         log_offset = Path(log_file).stat().st_size
         self.control.start(log_file, timeout=int(self.req.timeout), wait=False)
         self.steps.append(f"started PostgreSQL in recovery (log: {log_file})")
+        self.progress.put(replace(progress, detail=f"recovering to {plan.target.describe()}"))
         self._wait_promoted(log_file, log_offset, plan)
+        self.progress.put(replace(progress, status="done", detail="recovered and promoted",
+                                  updated_at=to_iso(utc_now())))
         # The archiver's read-ahead of WAL segments is of no use once recovery has ended.
         shutil.rmtree(self.pgdata / "pg_wal" / PREFETCH_DIR, ignore_errors=True)
         self.steps.append("recovery reached the target and the server was promoted")

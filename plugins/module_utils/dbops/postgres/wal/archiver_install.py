@@ -146,12 +146,12 @@ def install(spec: ArchiverInstall, *, check_mode: bool = False) -> InstallResult
             ensure_dir(directory, 0o755, result, check_mode)
         for relative, module in ENGINE_FILES:
             write_if_different(base / LIB_ROOT / relative, inspect.getsource(module).encode(), 0o644, None, result,
-                                check_mode)
+                               check_mode)
         write_if_different(Path(spec.script), ENTRY_POINT.encode(), 0o755, None, result, check_mode)
         write_if_different(Path(spec.push_script), PUSH_ENTRY_POINT.encode(), 0o755, None, result, check_mode)
         write_if_different(Path(spec.fetch_script), FETCH_ENTRY_POINT.encode(), 0o755, None, result, check_mode)
         write_if_different(Path(spec.supervisor_script), SUPERVISOR_ENTRY_POINT.encode(), 0o755, None, result,
-                            check_mode)
+                           check_mode)
         if spec.spool_dir and not Path(spec.spool_dir).is_dir():
             # Written by archive_command and the uploader, both the cluster's OS user.
             result.changed = True

@@ -64,6 +64,8 @@ class ArchivingResult(JobReport):
     restart_needed: bool = False
     before: dict[str, str] = field(default_factory=dict)
     after: dict[str, str] = field(default_factory=dict)
+    # The settings this run writes with ALTER SYSTEM (in check mode, would write): what --diff shows as changed.
+    planned: dict[str, str] = field(default_factory=dict)
     archiver: dict[str, Any] | None = None
     wal_chain: dict[str, Any] | None = None
     archiver_files: list[str] = field(default_factory=list)
@@ -166,6 +168,7 @@ def configure_archiving(request: ArchivingRequest) -> ArchivingResult:
                     continue
                 statement = sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
                 result.queries.append(statement.as_string(conn))
+                result.planned[name] = value
                 result.changed = True
                 if not request.check_mode:
                     conn.execute(statement)

@@ -1,0 +1,1 @@
+"""The MongoDB copy of a cutover: initial copy, change stream tail, its state, its supervised process."""

@@ -1,0 +1,1 @@
+"""PostgreSQL green from blue by logical replication: guardrails, schema copy, publication, subscription."""
