@@ -13,8 +13,10 @@ PG_BIN_DIR  ?= /usr/lib/postgresql/15/bin
 PG_OS_USER  ?= dbops-pg
 APT_PACKAGES := postgresql-15 postgresql-client-15 zstd lz4 git python3-boto3 shellcheck sqitch libdbd-pg-perl \
                 pgbouncer haproxy pgbackrest
-# Python >= 3.12: ansible-core 2.21 needs it. Prefer an explicit PYTHON, then python3.12/3.13 on PATH, then pyenv's.
-PYTHON ?= $(shell for p in $$HOME/.pyenv/versions/3.12*/bin/python3 $$HOME/.pyenv/versions/3.13*/bin/python3 python3.12 python3.13 python3; do \
+# Python >= 3.12: ansible-core 2.21 needs it. Prefer an explicit PYTHON, then pyenv's (under PYENV_ROOT, $HOME or the
+# user's passwd home: HOME may point elsewhere, and pyenv's shims then find no Python), then python3.12/3.13 on PATH.
+PYENV_ROOTS := $(sort $(PYENV_ROOT) $(HOME)/.pyenv $(shell getent passwd "$$(id -u)" | cut -d: -f6)/.pyenv)
+PYTHON ?= $(shell for p in $(foreach r,$(PYENV_ROOTS),$(r)/versions/3.12*/bin/python3 $(r)/versions/3.13*/bin/python3) python3.12 python3.13 python3; do \
             "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
