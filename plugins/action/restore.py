@@ -1,7 +1,8 @@
 # Copyright: sevenp platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The module `restore`; with `progress_interval`, a PostgreSQL restore's progress is printed while it runs, read
-from the progress file the restore writes on its host (its server is down meanwhile: no view to read)."""
+"""The module `restore`; with `progress_interval`, a restore's progress is printed while it runs, read from the
+progress file the restore writes on its host: a PostgreSQL restore's bytes fetched and phase (its server is down
+meanwhile: no view to read), a MongoDB restore's bytes fetched and documents loaded of the dump's manifest."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ class ActionModule(ProgressActionBase):
     MODULE = "sevenp.dbops.restore"
 
     def sources(self, module_args: dict) -> list[str]:
-        # MongoDB's restore keeps no progress record yet; PostgreSQL's writes the file named below.
-        return ["file"] if module_args.get("pgdata") else []
+        # Both engines write the file named below: PostgreSQL's with pgdata, MongoDB's with mongodb_uri.
+        return ["file"] if module_args.get("pgdata") or module_args.get("mongodb_uri") else []
 
     def prepare(self, module_args: dict, reader: dict) -> None:
         """The file lives in the async jobs' directory of the host (created before the job starts), one per run."""

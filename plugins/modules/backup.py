@@ -111,14 +111,21 @@ options:
     type: str
     choices: [auto, snapshot, oplog, change_stream, none]
     default: auto
+  progress_file:
+    description:
+      - A file on this host where a MongoDB dump records how far it got (documents dumped of the collections'
+        estimated count, collections done, bytes written), for M(sevenp.dbops.progress_info). Set by the action
+        plugin with O(progress_interval); not written when omitted.
+    type: path
   progress_interval:
     description:
       - Handled on the controller by the collection's action plugin, never sent to the host - seconds between two
-        progress lines of a PostgreSQL backup (bytes, percent, bytes per second, ETA). With a value above 0 (and
-        not in check mode, and without the task's own C(async)) the module runs as an asynchronous job and the
-        action plugin reads the server's C(pg_stat_progress_basebackup) (O(kind=base)) or
-        C(pg_stat_progress_copy) (O(kind=logical), bytes and rows so far, no total) while it runs. V(0) runs the
-        module as one plain execution.
+        progress lines of a backup (percent, rate, ETA). With a value above 0 (and not in check mode, and without
+        the task's own C(async)) the module runs as an asynchronous job and the action plugin reads, while it
+        runs, the server's C(pg_stat_progress_basebackup) (O(kind=base)) or C(pg_stat_progress_copy)
+        (O(kind=logical), bytes and rows so far, no total) for PostgreSQL, and the progress file of a MongoDB dump
+        (documents of the estimated total) written in the job's directory. V(0) runs the module as one plain
+        execution.
     type: float
     default: 0
 notes:
@@ -297,6 +304,7 @@ def argument_spec() -> dict:
         check_wal_chain={"type": "bool", "default": True},
         mongodb_consistency={"type": "str", "default": "auto",
                              "choices": ["auto", "snapshot", "oplog", "change_stream", "none"]},
+        progress_file={"type": "path"},
         progress_interval={"type": "float", "default": 0},
     ), repository=True, postgres_server=True)
 
@@ -316,7 +324,7 @@ def build_request(params: dict, check_mode: bool) -> BackupRequest:
         pgdata=params["pgdata"], mongodb_consistency=params["mongodb_consistency"], compression=params["compression"],
         compression_level=params["compression_level"], workers=params["workers"], verify=params["verify"],
         staging_dir=params["staging_dir"], pg_bin_dir=params["pg_bin_dir"], keep=params["keep"],
-        check_wal_chain=params["check_wal_chain"], check_mode=check_mode,
+        check_wal_chain=params["check_wal_chain"], check_mode=check_mode, progress_file=params["progress_file"],
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.cutover_estate import CutoverEstate, start_estate
 from tests.support.cutover_load import CutoverLoad, MongoWriter, PgbenchLoad
@@ -66,7 +67,8 @@ def assert_move(run, summary: dict, to: str, phase: str) -> dict:
 
 
 def test_switch_under_load_then_fallback(estate: CutoverEstate, tmp_path: Path):
-    variables = cutover_vars(estate, tmp_path, dbops_cutover_approved=True)
+    variables = cutover_vars(estate, tmp_path, dbops_cutover_approved=True,
+                             dbops_metrics_dir=str(tmp_path / "metrics"))
     blue_port, green_port = str(estate.cluster("blue").port), str(estate.cluster("green").port)
     assert served_by(estate.app_dsn) == blue_port
 
@@ -83,6 +85,11 @@ def test_switch_under_load_then_fallback(estate: CutoverEstate, tmp_path: Path):
     assert {sample["database"] for sample in report["lag"]} == {"postgres", "mongodb"}
     assert Path(tmp_path / "reports" / switched.report_name).with_suffix(".html").exists()
     print("switch pause:", move["pause_ms"], "ms; client gap:", summary["postgres"]["largest_gap_ms"], "ms")
+    # sync exported the replication lag of both databases for Prometheus.
+    exported = {(family.name, sample.labels.get("database")) for family in text_string_to_metric_families(
+        (tmp_path / "metrics" / "sevenp_dbops.prom").read_text()) for sample in family.samples}
+    assert {("sevenp_dbops_replication_lag_bytes", "postgres"),
+            ("sevenp_dbops_replication_lag_seconds", "mongodb")} <= exported, exported
 
     assert summary["postgres"]["acknowledged"] > 100 and summary["mongodb"]["acknowledged"] > 20, summary
     assert load.check(postgres_dsn=estate.green_dsn, mongodb_uri=estate.green_mongo_uri) == {

@@ -75,6 +75,7 @@ class BackupRequest:
     # backup_info: where the change capture service is installed on this host, to say whether it runs.
     capture_install_root: str | None = None
     check_mode: bool = False
+    progress_file: str | None = None  # where a MongoDB dump records its progress (progress_info reads it)
 
 
 @dataclass
@@ -203,7 +204,7 @@ def _mongodb_backup(request: BackupRequest, repo: Repository, result: BackupResu
         return
     record = mongo_dump.take_dump(uri, repo, database,
                                   consistency=request.mongodb_consistency, work_dir=request.staging_dir,
-                                  register=True)
+                                  register=True, progress_file=request.progress_file)
     result.changed = True
     result.backup_ids.append(record.backup_id)
     result.backup_id = result.backup_id or record.backup_id

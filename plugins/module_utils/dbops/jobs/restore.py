@@ -37,7 +37,7 @@ class RestoreRequest:
     restore_command: str | None = None
     timeout: float = 1800.0
     check_mode: bool = False
-    progress_file: str | None = None  # where the PostgreSQL restore records its progress (progress_info reads it)
+    progress_file: str | None = None  # where the restore records its progress (progress_info reads it)
 
 
 @dataclass
@@ -143,7 +143,7 @@ def _plan_mongodb(request: RestoreRequest, repo: Repository) -> mongo_restore.Re
 def _restore_mongodb(request: RestoreRequest, repo: Repository, plan: mongo_restore.RestorePlan) -> dict[str, Any]:
     uri, database = request.databases.require_mongodb()
     outcome = mongo_restore.restore(uri, repo, database, _mongodb_target(request, repo),
-                                    check_mode=request.check_mode, plan=plan)
+                                    check_mode=request.check_mode, plan=plan, progress_file=request.progress_file)
     result = outcome.to_dict()
     result["steps"] = list(plan.actions) if request.check_mode else [f"restored {plan.database} from dump "
                                                                      f"{plan.backup_id}, replayed "

@@ -58,6 +58,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.t
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.update_diff import oplog_delta
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.topology import Topology, oplog_edge
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.progress.document_progress import DocumentProgress
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.progress.rate import amount
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.progress.throttle import ThrottledProgress
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import (
     BackupRecord,
@@ -179,12 +182,13 @@ def plan_dump(uri: str, database: str, *, consistency: str = "auto", client=None
 
 def take_dump(uri: str, repository: Repository | str, database: str, *, consistency: str = "auto",
               backup_id: str | None = None, work_dir: str | None = None, register: bool = True,
-              client=None) -> DumpRecord:
+              client=None, progress_file: str | None = None) -> DumpRecord:
     """Dump database to the repository and return its record (also written to the catalog when register).
 
     uri: MongoDB connection string. repository: a Repository or a local path / s3:// URL (for S3 options open the
     repository yourself with repository.factory.open_repository). consistency: auto | snapshot | oplog |
     change_stream | none. work_dir: where files are staged before upload (default: the system temp dir).
+    progress_file: where documents dumped of the estimated total are recorded (progress/progress_file.py).
     """
     require_driver()
     require_database_name(database)
@@ -199,10 +203,11 @@ def take_dump(uri: str, repository: Repository | str, database: str, *, consiste
         topo = detect_topology(client)
         infos = list_collection_infos(client, database)
         mode, reason = choose_consistency(client, topo, database, consistency, infos)
+        progress = _dump_progress(client, database, infos, progress_file)
         with tempfile.TemporaryDirectory(prefix="dbops-mongodump-", dir=work_dir) as tmp:
             root = Path(tmp)
             try:
-                counts, window = _read_database(client, topo, database, infos, mode, root)
+                counts, window = _read_database(client, topo, database, infos, mode, root, progress)
             except _SnapshotNotHonoured as exc:
                 if consistency != "auto":
                     raise BackupError(f"snapshot dump of {database} failed: {exc}") from exc
@@ -210,13 +215,15 @@ def take_dump(uri: str, repository: Repository | str, database: str, *, consiste
                 mode = "oplog" if topo.oplog_readable else "change_stream"
                 for path in sorted(root.rglob("*"), reverse=True):
                     path.unlink() if path.is_file() else path.rmdir()
-                counts, window = _read_database(client, topo, database, infos, mode, root)
+                progress.restart(f"dumping again with the {mode} window")
+                counts, window = _read_database(client, topo, database, infos, mode, root, progress)
             _write_metadata(client, database, infos, root)
             (root / dump_layout.PRELUDE_FILE).write_bytes(gzip.compress(
                 dump_layout.prelude_json(topo.server_version, TOOL_VERSION), mtime=0))
             if mode in ("oplog", "change_stream"):
                 _write_oplog_file(root / dump_layout.OPLOG_FILE, window.entries)
             prefix = f"{DUMPS_PREFIX}{backup_id}/"
+            progress.phase(f"uploading {amount(_tree_size(root), 'bytes')} to the repository")
             objects = _upload(repo, root, prefix)
         finished_at = utc_now()
         record = DumpRecord(
@@ -242,6 +249,7 @@ def take_dump(uri: str, repository: Repository | str, database: str, *, consiste
                 archive_start=position(window.start) if window.start is not None else None,
                 archive_stop=position(window.end) if window.end is not None else None, details=details,
             ))
+        progress.finish(f"{len(record.collections)} collections, {amount(record.size_bytes, 'bytes')} stored")
         return record
     except pymongo_errors.PyMongoError as exc:
         raise BackupError(f"dump of MongoDB database {database} failed: {exc}") from exc
@@ -253,12 +261,37 @@ def take_dump(uri: str, repository: Repository | str, database: str, *, consiste
 # --------------------------------------------------------------------------------------------------- reading
 
 
+def _dump_progress(client, database: str, infos: list[dict[str, Any]],
+                   progress_file: str | None) -> DocumentProgress:
+    """The dump's progress record; its total is the collections' estimatedDocumentCount (metadata, no scan),
+    asked only when someone reads the progress."""
+    collections = [i["name"] for i in infos if i.get("type", "collection") == "collection"]
+    total = None
+    if progress_file:
+        total = sum(int(client[database][name].estimated_document_count()) for name in collections)
+    return DocumentProgress(ThrottledProgress(progress_file), "dump", f"mongodb {database}",
+                            total=total, collections=len(collections))
+
+
+def _tree_size(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+
+
+def _dump_collection(path: Path, docs, progress: DocumentProgress | None, name: str) -> int:
+    if progress is None:
+        return _write_bson(path, docs)
+    progress.start_collection(name)
+    count = _write_bson(path, progress.counted(docs))
+    progress.end_collection(path.stat().st_size)
+    return count
+
+
 def _read_database(client, topo: Topology, database: str, infos: list[dict[str, Any]], mode: str,
-                   root: Path) -> tuple[dict[str, int], _Window]:
+                   root: Path, progress: DocumentProgress | None = None) -> tuple[dict[str, int], _Window]:
     collections = [i["name"] for i in infos if i.get("type", "collection") == "collection"]
     (root / database).mkdir(parents=True, exist_ok=True)
     if mode == "snapshot":
-        return _read_snapshot(client, database, collections, root)
+        return _read_snapshot(client, database, collections, root, progress)
     window = _Window()
     stream = None
     if mode == "oplog":
@@ -274,9 +307,9 @@ def _read_database(client, topo: Topology, database: str, infos: list[dict[str, 
                                         show_expanded_events=True)
     counts = {}
     for name in collections:
-        counts[name] = _write_bson(root / dump_layout.bson_path(database, name),
-                                   client[database].get_collection(name, codec_options=RAW_CODEC)
-                                   .find({}, batch_size=BATCH))
+        counts[name] = _dump_collection(root / dump_layout.bson_path(database, name),
+                                        client[database].get_collection(name, codec_options=RAW_CODEC)
+                                        .find({}, batch_size=BATCH), progress, name)
     if mode == "oplog":
         window.end, window.end_wall, window.entries = _oplog_window(client, database, window.start)
     elif mode == "change_stream":
@@ -285,7 +318,8 @@ def _read_database(client, topo: Topology, database: str, infos: list[dict[str, 
     return counts, window
 
 
-def _read_snapshot(client, database: str, collections: list[str], root: Path) -> tuple[dict[str, int], _Window]:
+def _read_snapshot(client, database: str, collections: list[str], root: Path,
+                   progress: DocumentProgress | None = None) -> tuple[dict[str, int], _Window]:
     """All collections read at one cluster time T; T is the server's choice on the first read, then imposed."""
     window = _Window()
     counts: dict[str, int] = {}
@@ -309,8 +343,8 @@ def _read_snapshot(client, database: str, collections: list[str], root: Path) ->
             if served is None or (at is not None and served != at):
                 raise _SnapshotNotHonoured(f"read of {name} served at {served}, expected {at}")
             at = served
-            counts[name] = _write_bson(root / dump_layout.bson_path(database, name),
-                                       _drain(db, name, cursor, session))
+            counts[name] = _dump_collection(root / dump_layout.bson_path(database, name),
+                                            _drain(db, name, cursor, session), progress, name)
         if at is None:  # no collections: the database as of now
             at = client.admin.command("hello", session=session)["$clusterTime"]["clusterTime"]
     window.start = window.end = at

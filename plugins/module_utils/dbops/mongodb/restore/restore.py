@@ -24,7 +24,7 @@ import hashlib
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,9 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.oplog.t
     ts_text,
     ts_to_dict,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.progress.document_progress import DocumentProgress
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.progress.record import ProgressRecord
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.progress.throttle import ThrottledProgress
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.base import Repository
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.repository.catalog import Catalog
 
@@ -332,13 +335,14 @@ def _user_collections(client, database: str) -> tuple[list[str], list[dict[str, 
 def restore(uri: str, repository: Repository | str, database: str, target: Any = None, *,
             backup_id: str | None = None, target_database: str | None = None, existing: str = "move_aside",
             catalog_name: str | None = None, check_mode: bool = False, work_dir: str | None = None,
-            plan: RestorePlan | None = None, client=None) -> RestoreResult:
+            plan: RestorePlan | None = None, client=None, progress_file: str | None = None) -> RestoreResult:
     """Restore database (as dumped) into target_database (default: the same name) on uri, as of target.
 
     See plan_restore() for target/catalog_name/backup_id. existing: what happens to collections already in the
     target database: "move_aside" (default; moved into <db>__dbops_pre_<id>, never deleted here), "drop", or
     "fail" (refuse when the target database has collections). check_mode: plan, read, never write. plan: a
-    RestorePlan from plan_restore() to carry out (then target/backup_id/... are taken from it).
+    RestorePlan from plan_restore() to carry out (then target/backup_id/... are taken from it). progress_file:
+    where the bytes fetched and the documents loaded of the dump's are recorded (progress/progress_file.py).
     """
     connection.require_driver()
     started = time.monotonic()
@@ -367,14 +371,26 @@ def restore(uri: str, repository: Repository | str, database: str, target: Any =
         if existing == "fail" and collections and not (same and state.get("phase") in ("aside", "install")):
             raise RestoreError(f"database {plan.target_database} already has collections {collections[:5]} and "
                                "existing=fail; nothing was touched")
+        throttle = ThrottledProgress(progress_file)
+        progress = DocumentProgress(throttle, "restore", f"mongodb {plan.target_database}",
+                                    total=sum(record.counts.values()), collections=len(record.collections))
         if same and state.get("phase") in ("aside", "install"):
             outcome = state  # staging was built and verified: finish the swap
         else:
             with tempfile.TemporaryDirectory(prefix="dbops-mongorestore-", dir=work_dir) as tmp:
+                fetch = ProgressRecord(kind="fetch", name=f"mongodb {plan.backup_id}", unit="bytes", done=0,
+                                       total=sum(int(item.get("size") or 0) for item in record.objects) or None,
+                                       detail="dump files from the repository", started_at=iso(utc_now()))
+                # The files grow in the work directory: progress_info measures it when it reads (watch_dir).
+                throttle.put(fetch, force=True, watch_dir=tmp)
                 fetched = _fetch(repo, plan, record, Path(tmp))
-                outcome = _build_staging(client, plan, record, fetched, restore_id, journal)
+                throttle.put(replace(fetch, done=fetch.total, status="done", updated_at=iso(utc_now())), force=True)
+                outcome = _build_staging(client, plan, record, fetched, restore_id, journal, progress)
+        progress.phase(f"moving the restored collections into {plan.target_database}")
         moved = _swap(client, plan, outcome, journal)
         final = journal.find_one({"_id": plan.target_database}) or outcome
+        progress.finish(f"restored {plan.target_database} from {plan.backup_id}, "
+                        f"{final.get('applied', 0)} change(s) replayed")
         return _result(True, plan, final, started, moved=moved)
     except connection.pymongo_errors.PyMongoError as exc:
         raise RestoreError(f"restore of {database} into {plan.target_database} failed: {exc}") from exc
@@ -396,7 +412,7 @@ def _result(changed: bool, plan: RestorePlan, state: dict[str, Any], started: fl
 
 
 def _build_staging(client, plan: RestorePlan, record: DumpRecord, fetched: _Fetched, restore_id: str,
-                   journal) -> dict[str, Any]:
+                   journal, progress: DocumentProgress | None = None) -> dict[str, Any]:
     staging = _side_name(plan.target_database, "rs", restore_id)
     journal.replace_one({"_id": plan.target_database}, {
         "_id": plan.target_database, "restore_id": restore_id, "phase": "build", "staging": staging,
@@ -411,10 +427,17 @@ def _build_staging(client, plan: RestorePlan, record: DumpRecord, fetched: _Fetc
     for name in sorted(collections):
         options = dict(fetched.metadata[name].get("options") or {})
         sdb.command({"create": name, **options})
-        loaded[name] = _load_documents(sdb[name], fetched.root / dump_layout.bson_path(record.database, name))
+        path = fetched.root / dump_layout.bson_path(record.database, name)
+        if progress is not None:
+            progress.start_collection(name)
+        loaded[name] = _load_documents(sdb[name], path, progress)
+        if progress is not None:
+            progress.end_collection(path.stat().st_size if path.exists() else None)
     # 2. the dump's own oplog window: makes the fuzzy copy consistent at the dump's cluster time
     applier = OplogApplier(client, record.database, staging)
     window = fetched.root / dump_layout.OPLOG_FILE
+    if progress is not None:
+        progress.phase(f"replaying the dump's {record.oplog_entries} oplog entries, building indexes")
     if window.exists():
         for entry in _entries(window):
             applier.apply(entry, strict=False)
@@ -445,6 +468,8 @@ def _build_staging(client, plan: RestorePlan, record: DumpRecord, fetched: _Fetc
     applied_until = consistent_at  # every change up to here is in the staging database
     applied = 0
     done = False
+    if progress is not None:
+        progress.phase(f"replaying up to {plan.archive_entries} archived change(s), then verifying")
     for chunk_end, path in zip(fetched.chunk_ends, fetched.chunk_files, strict=True):
         floor = applied_until
         for entry in _entries(path):
@@ -494,7 +519,7 @@ def _plan_target(plan: RestorePlan) -> RestoreTarget | None:
     return None
 
 
-def _load_documents(collection, path: Path) -> int:
+def _load_documents(collection, path: Path, progress: DocumentProgress | None = None) -> int:
     count = 0
     batch: list[Any] = []
 
@@ -511,6 +536,8 @@ def _load_documents(collection, path: Path) -> int:
             for err in errors:
                 doc = batch[err["index"]]
                 collection.replace_one({"_id": doc["_id"]}, doc, bypass_document_validation=True)
+        if progress is not None:
+            progress.add(len(batch))
         batch.clear()
 
     with gzip.open(path, "rb") as handle:
