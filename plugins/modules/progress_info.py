@@ -13,7 +13,8 @@ description:
     it runs: the backfill checkpoints of C(sevenp.dbops.migrate) (C(dbops.backfill_progress) in PostgreSQL,
     C(dbops_progress) in the MongoDB database) against the table's or collection's estimated size; a base
     backup's C(pg_stat_progress_basebackup); the C(COPY) of a dump or an initial copy in C(pg_stat_progress_copy);
-    and each logical replication slot's distance behind the server's WAL position (a cutover's sync)."
+    each logical replication slot's distance behind the server's WAL position (a cutover's sync); and the
+    progress file of a restore or a MongoDB dump (documents of the estimated total, bytes fetched, the phase)."
   - The collection's action plugins run it every few seconds while the work itself runs as an asynchronous job,
     and print each record's percent, rate and ETA (see C(progress_interval) of M(sevenp.dbops.migrate),
     M(sevenp.dbops.backup) and M(sevenp.dbops.replication_sync)).
@@ -37,12 +38,14 @@ options:
   progress_file:
     description:
       - A progress file on this host written by work that keeps no record in a database (M(sevenp.dbops.restore)
-        with its O(sevenp.dbops.restore#module:progress_file)); its records are returned first. A missing file
-        reads as no record.
+        with its O(sevenp.dbops.restore#module:progress_file), a MongoDB dump of M(sevenp.dbops.backup) with its
+        O(sevenp.dbops.backup#module:progress_file)); its records are returned first. A missing file reads as no
+        record.
     type: path
 notes:
   - Backfill totals are the planner's estimate (C(pg_class.reltuples), C(estimatedDocumentCount)), so a percent is
-    approximate and never shows 100 before the backfill records itself done.
+    approximate and never shows 100 before the backfill records itself done. So are a MongoDB dump's (its
+    collections' C(estimatedDocumentCount)).
 seealso:
   - module: sevenp.dbops.migrate
   - module: sevenp.dbops.backup
@@ -67,10 +70,12 @@ records:
             "started_at": "2026-12-03T10:00:00.000000Z", "updated_at": "2026-12-03T10:00:04.000000Z"}]
   contains:
     kind:
-      description: V(backfill), V(base_backup), V(copy) or V(replication).
+      description: V(backfill), V(base_backup), V(copy), V(replication); from a progress file V(restore),
+        V(fetch) (a MongoDB restore's download) or V(dump) (a MongoDB dump).
       type: str
     name:
-      description: What the work is (the set's version and the backfill's name, the slot's name, a pid).
+      description: What the work is (the set's version and the backfill's name, the slot's name, a pid, the
+        engine and database or backup of a dump or restore).
       type: str
     unit:
       description: V(rows), V(documents) or V(bytes).

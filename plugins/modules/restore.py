@@ -62,16 +62,18 @@ options:
   progress_file:
     description:
       - A file on this host where the PostgreSQL restore records how far it got (bytes of the base backup fetched,
-        then extracting, recovering, done), for M(sevenp.dbops.progress_info). Set by the action plugin with
+        then extracting, recovering, done), and the MongoDB restore (bytes of the dump fetched, documents loaded of
+        the dump's counts, then the phase), for M(sevenp.dbops.progress_info). Set by the action plugin with
         O(progress_interval); not written when omitted.
     type: path
   progress_interval:
     description:
       - Handled on the controller by the collection's action plugin, never sent to the host - seconds between two
-        progress lines of a PostgreSQL restore (bytes fetched of the base backup's size, bytes per second, ETA,
-        then the phase). With a value above 0 (and not in check mode, and without the task's own C(async)) the
-        module runs as an asynchronous job, writes its progress to a file in the job's directory and the action
-        plugin reads it while the restore runs. V(0) runs the module as one plain execution.
+        progress lines of a restore (for PostgreSQL the bytes fetched of the base backup's size, bytes per second,
+        ETA, then the phase; for MongoDB the bytes fetched, the documents loaded of the dump's, documents per
+        second, ETA, then the phase). With a value above 0 (and not in check mode, and without the task's own
+        C(async)) the module runs as an asynchronous job, writes its progress to a file in the job's directory and
+        the action plugin reads it while the restore runs. V(0) runs the module as one plain execution.
     type: float
     default: 0
 notes:

@@ -3,9 +3,12 @@ collections done, the bytes fetched), which progress_info reads while they run; 
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -99,22 +102,40 @@ def test_a_dump_and_a_restore_record_their_progress(mongo_server, seeded, tmp_pa
     assert any(detail.startswith("moving the restored collections") for detail in details), details
 
 
-def test_the_backup_action_prints_a_mongodb_dumps_progress(mongo_server, mclient, mongo_db_name, tmp_path):
+def test_the_backup_and_restore_actions_print_mongodb_progress(mongo_server, mclient, mongo_db_name, tmp_path):
     # Enough documents that the dump runs past the first progress reading of the poller.
     db = mclient[mongo_db_name]
-    for start in range(0, 60_000, 10_000):
+    for start in range(0, 20_000, 10_000):
         db.events.insert_many([{"_id": i, "pad": "y" * 300} for i in range(start, start + 10_000)])
+    async_dir = Path(os.path.expanduser("~/.ansible_async"))
+    before = set(async_dir.glob("dbops-progress-*.json"))
+    connection = {"mongodb_uri": mongo_server, "mongodb_database": mongo_db_name,
+                  "repository": str(tmp_path / "repo"), "progress_interval": 0.5}
     try:
-        run = run_module("sevenp.dbops.backup", {
-            "mongodb_uri": mongo_server, "mongodb_database": mongo_db_name, "repository": str(tmp_path / "repo"),
-            "progress_interval": 0.5})
+        run = run_module("sevenp.dbops.backup", connection)
+        cluster_time = (run.result.get("backups") or [{}])[0].get("cluster_time") or {}
+        restored = run_module("sevenp.dbops.restore", {
+            **connection, "mongodb_target_timestamp": f"{cluster_time.get('t')}.{cluster_time.get('i')}"})
     finally:
-        mclient.drop_database(mongo_db_name)
+        for name in mclient.list_database_names():
+            if name.startswith(mongo_db_name):
+                mclient.drop_database(name)  # the restore moved the collections it replaced aside
     assert run.returncode == 0, run.output[-3000:]
     lines = [line for line in run.stdout.splitlines() if f"| progress | dump mongodb {mongo_db_name}" in line]
     assert lines, run.stdout[-3000:]
-    assert lines[-1].endswith("100% 60,000 documents of ~60,000 documents done"), lines
+    # While it runs: the collection, the percent of the estimated count and an ETA (unknown before a rate).
+    running = [line for line in lines if not line.endswith(" done")]
+    assert running and re.search(r"\((events, [01] of 1 collections.*|uploading .*)\): \d+% [\d,]+ documents of "
+                                 r"~20,000 documents .*ETA ", running[0]), lines
+    assert lines[-1].endswith("100% 20,000 documents of ~20,000 documents done"), lines
     assert run.result["progress"][0]["status"] == "done" and run.result["backup_id"]
-    # The progress file is the job's: removed when the task ends.
-    assert "progress_file" not in run.result.get("invocation", {}).get("module_args", {}) or \
-        not list((tmp_path / "never").glob("*"))
+
+    assert restored.returncode == 0 and restored.result["verified"], restored.output[-3000:]
+    lines = [line for line in restored.stdout.splitlines() if "| progress | " in line]
+    # The fetch of the dump's files (bytes), then the documents loaded of the dump's counts, each ending done.
+    assert any(f"restore mongodb {mongo_db_name} (" in line and line.endswith("documents of ~20,000 documents done")
+               for line in lines), lines
+    assert any(line.startswith(f"  localhost | progress | fetch mongodb {run.result['backup_id']}") and
+               line.endswith(" done") for line in lines), lines
+    # The progress files are the jobs': removed when the tasks end.
+    assert not set(async_dir.glob("dbops-progress-*.json")) - before

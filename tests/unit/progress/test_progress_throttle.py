@@ -23,7 +23,8 @@ def test_reports_between_two_seconds_are_kept_not_written(tmp_path):
                                 collections=2)
     progress.start_collection("orders")  # a change of collection is written at once
     writes = progress.progress.writes
-    for _ in range(1_500):
+    progress.add(1_000)
+    for _document in range(500):
         progress.add(1)
     assert progress.progress.writes == writes  # the same second: nothing rewritten
     (read,) = read_progress_file(path)
@@ -51,8 +52,8 @@ def test_the_end_is_written_whatever_the_clock_says(tmp_path):
     progress.finish("restored shop")
     (read,) = read_progress_file(path)
     assert (read.status, read.done, read.detail) == ("done", 10, "restored shop")
-    assert progress_line(None, (clock.now, read)).text() == "restore mongodb shop (restored shop): 100% 10 documents " \
-                                                          "of ~10 documents done"
+    expected = "restore mongodb shop (restored shop): 100% 10 documents of ~10 documents done"
+    assert progress_line(None, (clock.now, read)).text() == expected
 
 
 def test_no_path_no_file_and_no_work(tmp_path):

@@ -27,7 +27,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.progress.reader
 class ProgressRequest:
     databases: DatabaseConnections
     sources: tuple[str, ...] = SOURCES
-    # A progress file work without a database table writes (a restore: progress/progress_file.py).
+    # A progress file work without a database table writes (a restore, a MongoDB dump: progress/progress_file.py).
     progress_file: str | None = None
 
 

@@ -37,6 +37,10 @@ class DocumentProgress:
         self.record = ProgressRecord(kind=kind, name=name, unit="documents", done=0, total=total or None,
                                      started_at=now, updated_at=now, detail="starting")
 
+    @property
+    def enabled(self) -> bool:
+        return self.progress.enabled
+
     def start_collection(self, collection: str) -> None:
         self.collection = collection
         self._put(force=True)

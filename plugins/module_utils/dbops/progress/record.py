@@ -13,7 +13,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ProgressRecord:
-    kind: str  # backfill | base_backup | copy | replication
+    kind: str  # backfill | base_backup | copy | replication; from a progress file: restore | fetch | dump
     name: str  # what the work is, unique among the records of one reading ("2024.011 fill_minutes", a slot name)
     unit: str  # rows | documents | bytes
     done: int | None = None

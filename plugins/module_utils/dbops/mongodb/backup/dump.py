@@ -278,8 +278,8 @@ def _tree_size(root: Path) -> int:
 
 
 def _dump_collection(path: Path, docs, progress: DocumentProgress | None, name: str) -> int:
-    if progress is None:
-        return _write_bson(path, docs)
+    if progress is None or not progress.enabled:
+        return _write_bson(path, docs)  # nobody reads the progress: no counting per document
     progress.start_collection(name)
     count = _write_bson(path, progress.counted(docs))
     progress.end_collection(path.stat().st_size)

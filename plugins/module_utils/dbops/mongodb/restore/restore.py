@@ -376,6 +376,7 @@ def restore(uri: str, repository: Repository | str, database: str, target: Any =
                                     total=sum(record.counts.values()), collections=len(record.collections))
         if same and state.get("phase") in ("aside", "install"):
             outcome = state  # staging was built and verified: finish the swap
+            progress.add(sum(record.counts.values()))  # its documents were loaded by the interrupted run
         else:
             with tempfile.TemporaryDirectory(prefix="dbops-mongorestore-", dir=work_dir) as tmp:
                 fetch = ProgressRecord(kind="fetch", name=f"mongodb {plan.backup_id}", unit="bytes", done=0,
