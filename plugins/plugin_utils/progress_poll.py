@@ -69,7 +69,8 @@ class ProgressPoller:
         # The job's status is its status file, read with one shell command (what async_status reads, without a
         # module execution each time: a short run would otherwise pay more for its polls than for its work).
         # Short runs end within the first quick looks; progress is read once per interval.
-        status_file = f"{async_dir}/{job}"
+        # async_wrapper says where it writes (it expands the async directory on the host, with the job's HOME).
+        status_file = str(started.get("results_file") or f"{async_dir}/{job}")
         wait, last_read = 0.1, self.clock()
         while True:
             self.sleep(wait)
