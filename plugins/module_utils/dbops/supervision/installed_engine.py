@@ -70,6 +70,17 @@ class InstallResult:
     written: list[str] = field(default_factory=list)
 
 
+def module_source(module: ModuleType) -> str:
+    """THE text of an engine module, as every installed copy gets it: through the module's loader, which reads it
+    from a checkout as from the module's zip payload. An empty file (a package's bare __init__.py) is an empty text:
+    inspect.getsource refuses those ("could not get source code")."""
+    loader = getattr(module, "__loader__", None)
+    source = loader.get_source(module.__name__) if loader is not None and hasattr(loader, "get_source") else None
+    if source is None:
+        return inspect.getsource(module)
+    return source
+
+
 def engine_files(roots: tuple[ModuleType, ...]) -> tuple[tuple[str, ModuleType], ...]:
     """(path under LIB_ROOT, module) for the roots and every engine module they import, with their packages.
 
@@ -88,7 +99,7 @@ def engine_files(roots: tuple[ModuleType, ...]) -> tuple[tuple[str, ModuleType],
         for depth in range(len(parts)):
             package = ".".join([PACKAGE_ROOT, *parts[:depth]])
             files.setdefault("/".join([*parts[:depth], "__init__.py"]), importlib.import_module(package))
-        for match in _ENGINE_IMPORT.finditer(inspect.getsource(module)):
+        for match in _ENGINE_IMPORT.finditer(module_source(module)):
             target = match.group(1)
             try:
                 pending.append(importlib.import_module(target))
@@ -184,7 +195,7 @@ def install_engine(spec: EngineInstall, *, check_mode: bool = False) -> InstallR
                                 | _lib_parents(base), key=lambda path: len(path.parts)):
             ensure_dir(directory, 0o755, result, check_mode)
         for relative, module in files:
-            write_if_different(base / LIB_ROOT / relative, inspect.getsource(module).encode(), 0o644, None, result,
+            write_if_different(base / LIB_ROOT / relative, module_source(module).encode(), 0o644, None, result,
                                check_mode)
         for script in (*spec.scripts, SUPERVISOR):
             write_if_different(Path(spec.script_path(script.name)), entry_point(script.header, script.module).encode(),

@@ -18,7 +18,6 @@ rewritten only when its content differs, atomically, so reruns report no change.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shlex
@@ -37,6 +36,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.supervision.ins
     engine_files,
     ensure_dir,
     entry_point,
+    module_source,
     write_if_different,
 )
 
@@ -145,7 +145,7 @@ def install(spec: ArchiverInstall, *, check_mode: bool = False) -> InstallResult
                           lib / "postgres"]:
             ensure_dir(directory, 0o755, result, check_mode)
         for relative, module in ENGINE_FILES:
-            write_if_different(base / LIB_ROOT / relative, inspect.getsource(module).encode(), 0o644, None, result,
+            write_if_different(base / LIB_ROOT / relative, module_source(module).encode(), 0o644, None, result,
                                check_mode)
         write_if_different(Path(spec.script), ENTRY_POINT.encode(), 0o755, None, result, check_mode)
         write_if_different(Path(spec.push_script), PUSH_ENTRY_POINT.encode(), 0o755, None, result, check_mode)
