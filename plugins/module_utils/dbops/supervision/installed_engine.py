@@ -71,14 +71,18 @@ class InstallResult:
 
 
 def module_source(module: ModuleType) -> str:
-    """THE text of an engine module, as every installed copy gets it: through the module's loader, which reads it
-    from a checkout as from the module's zip payload. An empty file (a package's bare __init__.py) is an empty text:
-    inspect.getsource refuses those ("could not get source code")."""
+    """THE text of an engine module, as every installed copy gets it: inspect.getsource (from a checkout as from the
+    module's zip payload), and for what it refuses - an empty file, a package's bare __init__.py ("could not get
+    source code") - the module loader's own text (some loaders hand bytes)."""
+    try:
+        return inspect.getsource(module)
+    except OSError:
+        pass  # an empty file, or no source the inspect module can find
     loader = getattr(module, "__loader__", None)
     source = loader.get_source(module.__name__) if loader is not None and hasattr(loader, "get_source") else None
     if source is None:
-        return inspect.getsource(module)
-    return source
+        raise EngineInstallError(f"the engine module {module.__name__} has no source to install")
+    return source.decode("utf-8") if isinstance(source, bytes) else str(source)
 
 
 def engine_files(roots: tuple[ModuleType, ...]) -> tuple[tuple[str, ModuleType], ...]:
