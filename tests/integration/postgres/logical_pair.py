@@ -3,13 +3,15 @@ rows and a migration ledger; green empty. reset() puts both back to that start b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
+import pytest
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.logical import switch_steps
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.migrate import ledger_layout
-from tests.support.pg_cluster import PgCluster
+from tests.support.pg_cluster import PgCluster, new_cluster
 
 APP_DB = "app"
 APP_USER = "logical_app_user"
@@ -80,3 +82,22 @@ class LogicalPair:
                 "slots": rows("SELECT slot_name FROM pg_replication_slots ORDER BY 1"),
                 "orders": rows("SELECT count(*) FROM orders") if cluster is self.blue else [],
             }
+
+
+@pytest.fixture(scope="module")
+def clusters() -> Iterator[LogicalPair]:
+    """The pair for a whole test module (a test file takes it with `clusters = logical_pair.clusters`)."""
+    blue = new_cluster(prefix="dbops-blue-", extra_conf=LOGICAL_CONF)
+    green = new_cluster(prefix="dbops-green-", extra_conf=LOGICAL_CONF)
+    try:
+        yield LogicalPair(blue, green)
+    finally:
+        green.destroy()
+        blue.destroy()
+
+
+@pytest.fixture
+def pair(clusters: LogicalPair) -> LogicalPair:
+    """The module's pair, back at its start."""
+    clusters.reset()
+    return clusters

@@ -4,36 +4,21 @@ new table on blue, disabled/enabled, absent (twice), status, and a wrong passwor
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.logical_replication import (
     LogicalReplicationRequest,
     manage,
 )
-from tests.integration.postgres.logical_pair import APP_USER, LOGICAL_CONF, LogicalPair
+from tests.integration.postgres import logical_pair
+from tests.integration.postgres.logical_pair import APP_USER, LogicalPair
 from tests.support.ansible_cli import run_module
-from tests.support.pg_cluster import SUPERUSER_PASSWORD, new_cluster
+from tests.support.pg_cluster import SUPERUSER_PASSWORD
 
 NAME = "dbops_cutover_blue_to_green"
 
 
-@pytest.fixture(scope="module")
-def clusters() -> Iterator[LogicalPair]:
-    blue = new_cluster(prefix="dbops-blue-", extra_conf=LOGICAL_CONF)
-    green = new_cluster(prefix="dbops-green-", extra_conf=LOGICAL_CONF)
-    try:
-        yield LogicalPair(blue, green)
-    finally:
-        green.destroy()
-        blue.destroy()
-
-
-@pytest.fixture
-def pair(clusters: LogicalPair) -> LogicalPair:
-    clusters.reset()
-    return clusters
+clusters = logical_pair.clusters  # the module's two clusters (fixtures)
+pair = logical_pair.pair
 
 
 def _args(pair: LogicalPair, **options: object) -> dict:

@@ -4,7 +4,6 @@ table or transaction at fault, and both clusters are left exactly as they were."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -14,26 +13,13 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.logical_re
     manage,
 )
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.logical.guardrails import GuardrailRefused
+from tests.integration.postgres import logical_pair
 from tests.integration.postgres.logical_pair import APP_DB, LOGICAL_CONF, LogicalPair
 from tests.support.ansible_cli import run_module
 from tests.support.pg_cluster import new_cluster
 
-
-@pytest.fixture(scope="module")
-def clusters() -> Iterator[LogicalPair]:
-    blue = new_cluster(prefix="dbops-blue-", extra_conf=LOGICAL_CONF)
-    green = new_cluster(prefix="dbops-green-", extra_conf=LOGICAL_CONF)
-    try:
-        yield LogicalPair(blue, green)
-    finally:
-        green.destroy()
-        blue.destroy()
-
-
-@pytest.fixture
-def pair(clusters: LogicalPair) -> LogicalPair:
-    clusters.reset()
-    return clusters
+clusters = logical_pair.clusters  # the module's two clusters (fixtures)
+pair = logical_pair.pair
 
 
 def _refused(pair: LogicalPair, source_dsn: str | None = None, **options: object) -> GuardrailRefused:

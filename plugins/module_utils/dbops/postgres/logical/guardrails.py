@@ -120,36 +120,36 @@ def sync_workers(target: Any, table_count: int) -> int:
     return min(table_count, catalogue.integer_setting(target, "max_sync_workers_per_subscription"))
 
 
+def _free(conn: Any, setting: str, used: int) -> tuple[int, int]:
+    """A setting's maximum and what is left of it."""
+    maximum = catalogue.integer_setting(conn, setting)
+    return maximum, maximum - used
+
+
+def _shortfalls(needed: int, limits: dict[str, tuple[int, int]]) -> list[str]:
+    return [f"{setting} = {maximum} leaves {free} free" for setting, (maximum, free) in limits.items() if free < needed]
+
+
 def check_source_capacity(source: Any, needed: int) -> GuardrailCheck:
-    slots_max = catalogue.integer_setting(source, "max_replication_slots")
-    slots_free = slots_max - catalogue.used_replication_slots(source)
-    senders_max = catalogue.integer_setting(source, "max_wal_senders")
-    senders_free = senders_max - catalogue.used_wal_senders(source)
-    short = []
-    if slots_free < needed:
-        short.append(f"max_replication_slots = {slots_max} leaves {slots_free} free")
-    if senders_free < needed:
-        short.append(f"max_wal_senders = {senders_max} leaves {senders_free} free")
+    limits = {"max_replication_slots": _free(source, "max_replication_slots", catalogue.used_replication_slots(source)),
+              "max_wal_senders": _free(source, "max_wal_senders", catalogue.used_wal_senders(source))}
+    short = _shortfalls(needed, limits)
     if not short:
+        slots, senders = limits["max_replication_slots"][1], limits["max_wal_senders"][1]
         return GuardrailCheck(SOURCE_CAPACITY, True,
-                              f"source: {slots_free} slots and {senders_free} WAL senders free, {needed} needed")
+                              f"source: {slots} slots and {senders} WAL senders free, {needed} needed")
     return GuardrailCheck(SOURCE_CAPACITY, False, f"the source cannot serve one more subscription ({needed} slots "
                                                   f"and WAL senders with its table sync workers): {'; '.join(short)}")
 
 
 def check_target_capacity(target: Any, needed: int) -> GuardrailCheck:
-    logical_max = catalogue.integer_setting(target, "max_logical_replication_workers")
-    logical_free = logical_max - catalogue.used_logical_workers(target)
-    workers_max = catalogue.integer_setting(target, "max_worker_processes")
-    workers_free = workers_max - catalogue.used_background_workers(target)
-    short = []
-    if logical_free < needed:
-        short.append(f"max_logical_replication_workers = {logical_max} leaves {logical_free} free")
-    if workers_free < needed:
-        short.append(f"max_worker_processes = {workers_max} leaves {workers_free} free")
+    limits = {"max_logical_replication_workers": _free(target, "max_logical_replication_workers",
+                                                       catalogue.used_logical_workers(target)),
+              "max_worker_processes": _free(target, "max_worker_processes", catalogue.used_background_workers(target))}
+    short = _shortfalls(needed, limits)
     if not short:
-        return GuardrailCheck(TARGET_CAPACITY, True,
-                              f"target: {logical_free} logical replication workers free, {needed} needed")
+        return GuardrailCheck(TARGET_CAPACITY, True, f"target: {limits['max_logical_replication_workers'][1]} logical "
+                                                     f"replication workers free, {needed} needed")
     return GuardrailCheck(TARGET_CAPACITY, False, f"the target cannot run one more subscription ({needed} workers "
                                                   f"with its table sync workers): {'; '.join(short)}")
 
