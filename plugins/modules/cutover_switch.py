@@ -10,22 +10,25 @@ short_description: The fenced blue-green switch of PostgreSQL and MongoDB traffi
 version_added: 0.1.0
 description:
   - "O(action=switch) moves the application from the old side to the new one (O(direction=to_green), or
-    V(to_blue) for the fallback) in one execution: PgBouncer C(PAUSE); the old side fenced for the application
-    (its roles O(app_roles) lose their write grants and get C(default_transaction_read_only), their writing
-    sessions are ended; its MongoDB users O(app_users) lose their write roles); a fence token written on the old
-    side (a row of C(dbops.cutover_fence), a document of C(<database>.dbops_cutover_fence)) and the old side's
-    positions after it; a wait until the new side has applied the token; the forward subscription disabled;
-    every sequence of the new side set past the old side's value plus O(sequence_headroom); the reverse
-    PostgreSQL flow (new -> old, no initial copy, from the new slot's position) created, and the MongoDB reverse
-    start (the new side's cluster time) taken; PgBouncer's C([databases]) entry retargeted and C(RELOAD), HAProxy's
-    backend routed to the new side; the new side unfenced; C(RESUME); the state set to the new side; after the
-    pause, the disabled forward flow dropped."
+    V(to_blue) for the fallback) in one execution. The databases pause one after the other, MongoDB first. MongoDB:
+    the old side fenced for the application (its users O(app_users) lose their write roles), a fence document
+    written on it (C(<database>.dbops_cutover_fence)), a wait until the copy has applied it, the reverse start (the
+    new side's cluster time) taken, HAProxy's backend routed to the still fenced new side. PostgreSQL: PgBouncer
+    C(PAUSE); the old side fenced (its roles O(app_roles) lose their write grants and get
+    C(default_transaction_read_only), their writing sessions are ended); a fence token written (a row of
+    C(dbops.cutover_fence)) and the old side's position after it; a wait until the new side has applied it; the
+    forward subscription disabled and its apply worker ended; every sequence of the new side set past the old
+    side's value plus O(sequence_headroom); the reverse slot (new -> old) created, its position the switch
+    position; PgBouncer's C([databases]) entry retargeted and C(RELOAD); the new side unfenced; C(RESUME). After
+    the pause: the new side's MongoDB unfenced, the reverse subscription created on the slot (no initial copy),
+    the state set to the new side, the disabled forward flow dropped."
   - "The fence never uses the system-wide C(default_transaction_read_only): the subscription's apply worker, the
     MongoDB copy and the state writes log in as superusers/administrators and keep writing. At every instant at
     most one side accepts the application's writes."
   - "Each step is recorded in the cutover state on both sides (PostgreSQL C(dbops.cutover_state), MongoDB
-    C(dbops.cutover_state)) before it runs, and timed. When the pause passes O(max_pause_ms) after a step (every
-    wait inside the pause is bounded by what is left of it), or a step fails, before the new side is unfenced, the
+    C(dbops.cutover_state)) before it runs, and timed (inside PgBouncer's pause, the PostgreSQL copies only). When
+    the time since the first fence passes O(max_pause_ms) after a step (every wait is bounded by what is left of
+    it), or a step fails, before the new side is unfenced, the
     switch is undone in reverse (reverse flow dropped, forward subscription enabled, traffic back, old side
     unfenced, C(RESUME)): nothing is lost, RV(undone) and RV(slow_step) say what happened, and the module does
     not fail (the role fails the play)."
@@ -108,8 +111,8 @@ options:
     type: str
     default: default
   max_pause_ms:
-    description: Longest pause allowed (from PAUSE); a switch that passes it before the new side is unfenced is
-      undone.
+    description: Longest pause allowed, from the first fence (MongoDB's, else PgBouncer's PAUSE); a switch that
+      passes it before the new side is unfenced is undone.
     type: int
     default: 2000
   max_lag_bytes:

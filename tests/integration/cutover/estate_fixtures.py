@@ -283,13 +283,17 @@ def crash_then_rerun(estate: CutoverEstate, step: str) -> None:
         recorded = state_of(estate)
         assert (recorded["step"], recorded["step_status"]) == (step, "intent"), recorded
         order = steps.ORDER
-        if order.index(step) <= order.index(steps.FENCE_OLD):
-            expected = [old]
-        elif order.index(step) <= order.index(steps.UNFENCE_NEW):
-            expected = []
-        else:
-            expected = [new]
-        assert writable_sides(estate) == {"postgres": expected, "mongodb": expected}, step
+
+        def expected(fence: str, unfence: str) -> list[str]:
+            # The intent is recorded before the step runs: at the fence step the old side is still writable, at
+            # the unfence step the new one is not yet.
+            if order.index(step) <= order.index(fence):
+                return [old]
+            return [] if order.index(step) <= order.index(unfence) else [new]
+
+        assert writable_sides(estate) == {
+            "postgres": expected(steps.FENCE_OLD, steps.UNFENCE_NEW),
+            "mongodb": expected(steps.MONGODB_FENCE_OLD, steps.MONGODB_UNFENCE_NEW)}, step
         rerun = run_cutover_switch(request)
         time.sleep(0.3)
     finally:

@@ -85,3 +85,18 @@ def test_the_newest_copy_wins_on_read():
                              memory_copy("c", {})])
     reading = store.read()
     assert reading.state == new and reading.generations == {"a": 2, "b": 7, "c": None}
+
+
+def test_a_postgres_only_write_skips_the_mongodb_copies_and_the_newest_still_wins():
+    pg, mongo = {}, {}
+    store = StateStore("x", [memory_copy("postgres:blue", pg), memory_copy("mongodb:blue", mongo)])
+    state = CutoverState(name="x")
+    store.write(state)
+    state.begin_step("pause")
+    store.write(state, postgres_only=True)
+    assert pg["x"]["generation"] == 2 and mongo["x"]["generation"] == 1
+    reading = store.read()
+    assert reading.state is not None and reading.state.step == "pause"
+    only_mongo = StateStore("x", [memory_copy("mongodb:blue", mongo)])
+    only_mongo.write(state, postgres_only=True)  # no PostgreSQL copy: every copy is written
+    assert mongo["x"]["generation"] == 3

@@ -76,9 +76,16 @@ def test_an_undo_in_progress_is_undone_again():
 class _Store:
     def __init__(self) -> None:
         self.written: list[tuple[str | None, str | None]] = []
+        self.postgres_only: list[bool] = []
 
-    def write(self, state: CutoverState) -> None:
+    def write(self, state: CutoverState, *, postgres_only: bool = False) -> None:
         self.written.append((state.step, state.step_status))
+        self.postgres_only.append(postgres_only)
+
+
+class _PgSides:
+    pg = {"blue": object(), "green": object()}
+    mongo: dict = {}
 
 
 def _run(max_pause_ms: int) -> SwitchRun:
@@ -92,6 +99,32 @@ def test_each_step_is_recorded_before_it_runs_and_timed():
     assert run.store.written == [(steps.PAUSE, "intent")]  # type: ignore[attr-defined]
     run.done(steps.PAUSE)
     assert run.steps[0]["name"] == steps.PAUSE and run.steps[0]["ok"] and run.state.steps_done == [steps.PAUSE]
+
+
+def test_inside_the_pause_the_state_goes_to_the_postgres_copies_only():
+    run = _run(1000)
+    run.sides = _PgSides()  # type: ignore[assignment]
+    run.begin(steps.CATCH_UP)
+    run.done(steps.CATCH_UP)
+    run.start_pause_clock()
+    run.begin(steps.FENCE_OLD)
+    run.done(steps.FENCE_OLD)
+    run.end_pause_clock()
+    run.begin(steps.MONGODB_UNFENCE_NEW)
+    assert run.store.postgres_only == [False, True, False]  # type: ignore[attr-defined]
+    assert run.pause_ms is not None and run.steps[1]["duration_ms"] >= 0
+
+
+def test_the_budget_runs_from_the_first_fence_the_pause_from_pause():
+    run = _run(10_000)
+    run.start_budget_clock()  # MongoDB's fence
+    time.sleep(0.02)
+    run.start_pause_clock()
+    run.end_pause_clock()
+    assert run.elapsed_ms() >= 20 and run.pause_ms is not None and run.pause_ms < run.elapsed_ms()
+    first = run.pause_ms
+    run.end_pause_clock()  # an undo after RESUME does not move it
+    assert run.pause_ms == first
 
 
 def test_the_budget_is_checked_after_a_budgeted_step():

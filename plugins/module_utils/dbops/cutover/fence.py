@@ -26,6 +26,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.read_on
     connected_users,
     users_with_roles_on,
 )
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.connection import sql
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.read_only import engage as pg_engage
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.read_only import planner as pg_planner
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.read_only import statements
@@ -102,23 +103,30 @@ def plan_fence(sides: OpenSides, side: str, app_roles: list[str], app_users: lis
     return record
 
 
-def _run(conn: Any, statement: Any, queries: list[str], prefix: str, note: str = "") -> None:
-    queries.append(prefix + statements.as_text(conn, statement) + note)
-    conn.execute(statement)
+def _run_batch(conn: Any, batch: list[tuple[Any, str]], queries: list[str], prefix: str) -> None:
+    """The statements (each with a note for the record) sent as one query: the fence runs inside the pause, where
+    each round trip counts. Each text is recorded before anything is sent."""
+    if not batch:
+        return
+    queries.extend(prefix + statements.as_text(conn, statement) + note for statement, note in batch)
+    conn.execute(sql.SQL("; ").join(statement for statement, _note in batch))
+
+
+def _as_grantor(grant: Any, statement: Any) -> list[tuple[Any, str]]:
+    return [(statements.as_role(grant.grantor), ""), (statement, f" (as {grant.grantor})"),
+            (sql.SQL("RESET ROLE"), "")]
 
 
 def fence_postgres(conn: Any, change: PgReadOnlyChange, queries: list[str], label: str) -> None:
-    """The role settings and the revokes in one transaction, then the termination of the sessions that could still
-    commit a write begun before."""
+    """The role settings and the revokes in one transaction (one query), then the termination of the sessions that
+    could still commit a write begun before."""
     prefix = f"{label}: "
     pg_engage.exempt_session(conn)
+    batch: list[tuple[Any, str]] = [(statements.set_role_setting(setting), "") for setting in change.role_settings]
+    for grant in statements.revoke_order(change.revoked):
+        batch += _as_grantor(grant, statements.revoke(grant))
     with conn.transaction():
-        for setting in change.role_settings:
-            _run(conn, statements.set_role_setting(setting), queries, prefix)
-        for grant in statements.revoke_order(change.revoked):
-            conn.execute(statements.as_role(grant.grantor))
-            _run(conn, statements.revoke(grant), queries, prefix, f" (as {grant.grantor})")
-            conn.execute("RESET ROLE")
+        _run_batch(conn, batch, queries, prefix)
     terminated: list[str] = []
     pg_engage.terminate_writers(conn, change.fenced_roles, terminated)
     queries.extend(prefix + text for text in terminated)
@@ -128,22 +136,31 @@ def unfence_postgres(conn: Any, change: PgReadOnlyChange, queries: list[str], la
     """Give back exactly what the record says (re-grants first, then the role settings), in one transaction."""
     prefix = f"{label}: "
     pg_engage.exempt_session(conn)
+    grants = list(reversed(statements.revoke_order(change.revoked)))
     with conn.transaction():
-        for grant in reversed(statements.revoke_order(change.revoked)):
-            if not _relation_exists(conn, grant):
-                continue  # dropped meanwhile: nothing to give back
-            conn.execute(statements.as_role(grant.grantor))
-            _run(conn, statements.regrant(grant), queries, prefix, f" (as {grant.grantor})")
-            conn.execute("RESET ROLE")
-        for setting in change.role_settings:
-            _run(conn, statements.restore_role_setting(setting), queries, prefix)
+        present = _present(conn, grants)
+        batch: list[tuple[Any, str]] = []
+        for grant in grants:
+            if (grant.kind == "schema", grant.schema, None if grant.kind == "schema" else grant.name) in present:
+                batch += _as_grantor(grant, statements.regrant(grant))
+            # else: dropped meanwhile, nothing to give back
+        batch += [(statements.restore_role_setting(setting), "") for setting in change.role_settings]
+        _run_batch(conn, batch, queries, prefix)
 
 
-def _relation_exists(conn: Any, grant: Any) -> bool:
-    if grant.kind == "schema":
-        return conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (grant.schema,)).fetchone() is not None
-    return conn.execute("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
-                        "AND c.relname = %s", (grant.schema, grant.name)).fetchone() is not None
+def _present(conn: Any, grants: list[Any]) -> set[tuple[bool, str, str | None]]:
+    """Which of the grants' schemas and relations still exist, in two catalog reads."""
+    schemas = sorted({grant.schema for grant in grants if grant.kind == "schema"})
+    relations = sorted({f"{grant.schema}.{grant.name}" for grant in grants if grant.kind != "schema"})
+    found: set[tuple[bool, str, str | None]] = set()
+    if schemas:
+        rows = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", (schemas,)).fetchall()
+        found |= {(True, row[0], None) for row in rows}
+    if relations:
+        rows = conn.execute("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                            "WHERE n.nspname || '.' || c.relname = ANY(%s)", (relations,)).fetchall()
+        found |= {(False, row[0], row[1]) for row in rows}
+    return found
 
 
 def apply_fence(sides: OpenSides, side: str, record: FenceRecord, queries: list[str],

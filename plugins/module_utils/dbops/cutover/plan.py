@@ -31,28 +31,37 @@ def planned_switch(sides: OpenSides, switch: SwitchSides, options: SwitchOptions
         target = pgbouncer_target(sides.endpoints.postgres_dsn(new) or "")
         plan[steps.CATCH_UP].append(f"postgres:{old}: wait until slot {switch.forward} lags at most "
                                     f"{options.max_lag_bytes} bytes")
+        plan[steps.CATCH_UP].append(f"postgres:{new}: publication {switch.reverse} (the tables both sides have)")
         plan[steps.PAUSE].append(f'pgbouncer: PAUSE "{traffic.pgbouncer_database}"')
         fence_table = ".".join(FENCE_TABLE)
         plan[steps.FENCE_TOKEN].append(f"postgres:{old}: INSERT INTO {fence_table} (cutover, side, token) "  # noqa: S608
                                        "VALUES (...); SELECT pg_current_wal_lsn()")
         plan[steps.WAIT_NEW].append(f"postgres:{new}: until the token row is there")
-        plan[steps.DISABLE_FORWARD].append(f"postgres:{new}: ALTER SUBSCRIPTION {switch.forward} DISABLE")
+        plan[steps.DISABLE_FORWARD].append(f"postgres:{new}: ALTER SUBSCRIPTION {switch.forward} DISABLE; end its "
+                                           "apply worker")
         plan[steps.SEQUENCES].append(f"postgres:{new}: setval every sequence to {old}'s last_value + "
                                      f"{options.sequence_headroom} (never lower)")
-        plan[steps.REVERSE_FLOW].append(f"postgres:{new}: publication and slot {switch.reverse}; postgres:{old}: "
-                                        f"CREATE SUBSCRIPTION {switch.reverse} ... WITH (copy_data = false, "
-                                        "create_slot = false)")
+        plan[steps.REVERSE_FLOW].append(f"postgres:{new}: SELECT pg_create_logical_replication_slot("
+                                        f"'{switch.reverse}', 'pgoutput')")
+        plan[steps.REVERSE_SUBSCRIPTION].append(f"postgres:{old}: CREATE SUBSCRIPTION {switch.reverse} ... WITH "
+                                                "(copy_data = false, create_slot = false, slot_name = "
+                                                f"'{switch.reverse}') once the forward apply worker has exited")
         plan[steps.RETARGET].append(f"pgbouncer: {traffic.pgbouncer_config}: [{traffic.pgbouncer_database}] -> "
                                     f"host={target[0]} port={target[1]} dbname={target[2]}; RELOAD")
         plan[steps.RESUME].append(f'pgbouncer: RESUME "{traffic.pgbouncer_database}"')
         plan[steps.CLEANUP].append(f"drop subscription, slot and publication {switch.forward}")
-    plan[steps.FENCE_OLD] = planned_fence_queries(sides, old, old_fence)
+    old_planned = planned_fence_queries(sides, old, old_fence)
+    plan[steps.FENCE_OLD] = [text for text in old_planned if text.startswith("postgres:")]
+    plan[steps.MONGODB_FENCE_OLD] = [text for text in old_planned if text.startswith("mongodb:")]
     if mongodb:
-        plan[steps.FENCE_TOKEN].append(f"mongodb:{old}: insert into {sides.database}.{FENCE_COLLECTION}")
-        plan[steps.WAIT_NEW].append(f"mongodb:{new}: until the copy has applied the token's cluster time")
-        plan[steps.REVERSE_FLOW].append(f"mongodb:{new}: reverse_start = the cluster time now")
-        plan[steps.RETARGET].append(f"haproxy: backend {traffic.haproxy_backend} -> {new}")
-    plan[steps.UNFENCE_NEW].append(f"give back what the fence of {new} revoked")
+        plan[steps.MONGODB_DRAIN] += [f"mongodb:{old}: insert into {sides.database}.{FENCE_COLLECTION}",
+                                      f"mongodb:{new}: until the copy has applied the token's cluster time",
+                                      f"mongodb:{new}: reverse_start = the cluster time then"]
+        plan[steps.MONGODB_ROUTE].append(f"haproxy: backend {traffic.haproxy_backend} -> {new}")
+        plan[steps.MONGODB_UNFENCE_NEW].append(f"mongodb:{new}: give back what the fence revoked; haproxy: "
+                                               f"shutdown sessions server {traffic.haproxy_backend}/{new}")
+    if postgres:
+        plan[steps.UNFENCE_NEW].append(f"postgres:{new}: give back what the fence revoked")
     plan[steps.FINISH].append(f"state: active = {new}")
     planned = [{"name": step, "planned": texts} for step, texts in plan.items()]
     return planned, [text for texts in plan.values() for text in texts]

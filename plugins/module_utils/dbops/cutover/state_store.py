@@ -136,16 +136,19 @@ class StateStore:
         reading.state = newest(found)
         return reading
 
-    def write(self, state: CutoverState) -> None:
-        """Raise the generation and write every copy; CutoverStateError when none took it."""
+    def write(self, state: CutoverState, *, postgres_only: bool = False) -> None:
+        """Raise the generation and write every copy (postgres_only: the PostgreSQL copies, when there are any);
+        CutoverStateError when none took it."""
         state.generation += 1
         state.updated_at = to_iso(utc_now())
         written = 0
+        copies = self.copies
+        if postgres_only:
+            copies = [copy for copy in self.copies if copy.label.startswith("postgres:")] or self.copies
         # The copies are written at the same time (each on its own connection): a switch writes the state at every
         # step inside the pause, so the pause pays for the slowest copy, not for the sum.
-        with ThreadPoolExecutor(max_workers=max(1, len(self.copies))) as pool:
-            outcomes = list(zip(self.copies, pool.map(lambda copy: _attempt(copy, state), self.copies),
-                                strict=True))
+        with ThreadPoolExecutor(max_workers=max(1, len(copies))) as pool:
+            outcomes = list(zip(copies, pool.map(lambda copy: _attempt(copy, state), copies), strict=True))
         for copy, error in outcomes:
             if error is None:
                 written += 1

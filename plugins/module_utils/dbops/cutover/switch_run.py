@@ -1,7 +1,11 @@
 """One execution of a switch: its options, its open sides, the state it records step by step, and its clock.
 
-begin() records a step's intent on every copy of the state (then the crash test hook may end the process);
-done() counts it done (written with the next intent); the pause's budget is checked after each budgeted step.
+begin() records a step's intent in the state (then the crash test hook may end the process); done() counts it
+done (written with the next intent). While PgBouncer holds the clients (PAUSE -> RESUME) the intents go to the
+PostgreSQL copies only, a commit on each side, and the next write after RESUME brings every copy up to date (a
+switch runs only with every copy reachable, and the newest generation wins when they are read back). The budget
+(max_pause_ms) runs from the first fence, MongoDB's or PostgreSQL's, and is checked after each budgeted step; each
+step's time includes its intent's write.
 """
 
 from __future__ import annotations
@@ -65,11 +69,14 @@ class SwitchRun:
     switch: SwitchSides
     queries: list[str]
     steps: list[dict[str, Any]] = field(default_factory=list)
+    budget_started: float | None = None
     pause_started: float | None = None
+    pause_ended: bool = False
     pause_ms: float | None = None
     mongodb_fenced_at: float | None = None
     mongodb_pause_ms: float | None = None
     sequences: list[dict[str, Any]] = field(default_factory=list)
+    pgbouncer_console: Any = None  # the admin connection opened before PAUSE (traffic.open_console)
     _current: dict[str, Any] | None = None
 
     @property
@@ -84,12 +91,16 @@ class SwitchRun:
     def positions(self) -> dict[str, Any]:
         return self.state.positions
 
+    @property
+    def paused(self) -> bool:
+        return self.pause_started is not None and not self.pause_ended
+
     def begin(self, step: str) -> None:
+        started, started_at = time.monotonic(), to_iso(utc_now())
         self.state.begin_step(step)
-        self.store.write(self.state)
+        self.store.write(self.state, postgres_only=self.paused and self.postgres)
         crash_if_asked(step)
-        self._current = {"name": step, "started_at": to_iso(utc_now()),
-                         "_t0": time.monotonic(), "ok": False}
+        self._current = {"name": step, "started_at": started_at, "_t0": started, "ok": False}
 
     def done(self, step: str) -> None:
         self.state.finish_step(step)
@@ -109,23 +120,35 @@ class SwitchRun:
         self.state.timings.append(dict(entry))
         self._current = None
 
+    def close_console(self) -> None:
+        if self.pgbouncer_console is not None:
+            self.pgbouncer_console.close()
+            self.pgbouncer_console = None
+
     def elapsed_ms(self) -> float:
-        return 0.0 if self.pause_started is None else (time.monotonic() - self.pause_started) * 1000
+        return 0.0 if self.budget_started is None else (time.monotonic() - self.budget_started) * 1000
 
     def remaining_s(self) -> float:
-        """What is left of the pause's budget, in seconds (the bound of every wait inside the pause)."""
+        """What is left of the budget, in seconds (the bound of every wait once the first fence is up)."""
         return max(0.0, (self.options.max_pause_ms - self.elapsed_ms()) / 1000)
 
     def check_budget(self, step: str) -> None:
-        if self.pause_started is not None and step in steps.BUDGETED:
+        if self.budget_started is not None and step in steps.BUDGETED:
             elapsed = self.elapsed_ms()
             if elapsed > self.options.max_pause_ms:
                 raise PauseTooLong(step, elapsed, self.options.max_pause_ms)
 
+    def start_budget_clock(self) -> None:
+        if self.budget_started is None:
+            self.budget_started = time.monotonic()
+
     def start_pause_clock(self) -> None:
+        """PgBouncer's PAUSE: the PostgreSQL pause (and the budget, when MongoDB did not start it)."""
+        self.start_budget_clock()
         if self.pause_started is None:
             self.pause_started = time.monotonic()
 
     def end_pause_clock(self) -> None:
-        if self.pause_started is not None:
+        if self.pause_started is not None and not self.pause_ended:
             self.pause_ms = round((time.monotonic() - self.pause_started) * 1000, 1)
+            self.pause_ended = True

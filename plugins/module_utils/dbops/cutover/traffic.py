@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import DbopsError
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.core.errors import ConnectionFailed, DbopsError
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.jobs.haproxy_switch import (
     HaproxySwitchRequest,
     switch_haproxy,
@@ -20,6 +20,10 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.traffic.haproxy
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.traffic.haproxy_runtime import (
     RuntimeApi,
     socket_sender,
+)
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.traffic.pgbouncer_admin import (
+    AdminConsole,
+    CommandTimedOut,
 )
 
 MIN_TIMEOUT_S = 0.05
@@ -56,28 +60,45 @@ def pgbouncer_target(dsn: str) -> tuple[str, int, str]:
     return host, int(params.get("port") or 5432), str(params.get("dbname") or params.get("user") or "postgres")
 
 
+def open_console(settings: TrafficSettings, timeout: float) -> AdminConsole:
+    """An admin connection opened before the pause, so that PAUSE, RELOAD and RESUME inside it pay no connection
+    set-up; the caller closes it."""
+    console = AdminConsole(settings.pgbouncer_admin_dsn or "", timeout=max(timeout, MIN_TIMEOUT_S), queries=[])
+    return console.__enter__()
+
+
 def _pgbouncer(settings: TrafficSettings, action: str, timeout: float, queries: list[str], *,
-               target: tuple[str, int, str] | None = None) -> bool:
+               target: tuple[str, int, str] | None = None, console: AdminConsole | None = None) -> bool:
     request = PgbouncerSwitchRequest(
         admin_dsn=settings.pgbouncer_admin_dsn or "", action=action, database=settings.pgbouncer_database or "",
         config=settings.pgbouncer_config, target_host=target[0] if target else None,
         target_port=target[1] if target else None, target_dbname=target[2] if target else None,
         timeout=max(timeout, MIN_TIMEOUT_S))
-    result = switch_pgbouncer(request)
+    result = switch_pgbouncer(request, console)
     queries.extend(f"pgbouncer: {text}" for text in result.queries)
     return result.changed
 
 
-def pause(settings: TrafficSettings, timeout: float, queries: list[str]) -> bool:
-    return _pgbouncer(settings, "pause", timeout, queries)
+def pause(settings: TrafficSettings, timeout: float, queries: list[str], console: AdminConsole | None = None
+          ) -> bool:
+    return _pgbouncer(settings, "pause", timeout, queries, console=console)
 
 
-def resume(settings: TrafficSettings, timeout: float, queries: list[str]) -> bool:
+def resume(settings: TrafficSettings, timeout: float, queries: list[str], console: AdminConsole | None = None
+           ) -> bool:
+    """RESUME, on the given console when it still works, else (or when it fails) on a new connection: the clients
+    must never stay paused because one connection broke."""
+    if console is not None and console.conn is not None:
+        try:
+            return _pgbouncer(settings, "resume", timeout, queries, console=console)
+        except (ConnectionFailed, CommandTimedOut) as exc:
+            queries.append(f"pgbouncer: -- the admin connection failed ({exc}); RESUME on a new one")
     return _pgbouncer(settings, "resume", timeout, queries)
 
 
-def retarget(settings: TrafficSettings, dsn: str, timeout: float, queries: list[str]) -> bool:
-    return _pgbouncer(settings, "retarget", timeout, queries, target=pgbouncer_target(dsn))
+def retarget(settings: TrafficSettings, dsn: str, timeout: float, queries: list[str],
+             console: AdminConsole | None = None) -> bool:
+    return _pgbouncer(settings, "retarget", timeout, queries, target=pgbouncer_target(dsn), console=console)
 
 
 def route(settings: TrafficSettings, side: str, timeout: float, queries: list[str]) -> bool:

@@ -46,21 +46,19 @@ def undo(run: SwitchRun, *, slow_step: str | None, error: str | None) -> None:
 
     new_pg = run.sides.pg.get(switch.new)
     old_pg = run.sides.pg.get(switch.old)
-    if run.postgres and state.reached(steps.REVERSE_FLOW):
+    if run.postgres and state.reached(steps.CATCH_UP):  # its publication is made there, its slot in REVERSE_FLOW
         attempt("drop the reverse flow", lambda: switch_steps.drop_flow(new_pg, old_pg, switch.reverse, run.queries))
     if run.postgres and state.reached(steps.DISABLE_FORWARD):
         attempt("enable the forward subscription",
                 lambda: switch_steps.enable_subscription(new_pg, switch.forward, run.queries))
-    if state.reached(steps.RETARGET):
-        if run.postgres:
-            attempt("PgBouncer back", lambda: traffic.retarget(
-                options.traffic, run.sides.endpoints.postgres_dsn(switch.old) or "", RECOVERY_TIMEOUT_S,
-                run.queries))
-        if run.mongodb:
-            attempt("HAProxy back", lambda: traffic.route(options.traffic, switch.old, RECOVERY_TIMEOUT_S,
-                                                          run.queries))
+    if run.postgres and state.reached(steps.RETARGET):
+        attempt("PgBouncer back", lambda: traffic.retarget(
+            options.traffic, run.sides.endpoints.postgres_dsn(switch.old) or "", RECOVERY_TIMEOUT_S, run.queries))
+    if run.mongodb and state.reached(steps.MONGODB_ROUTE):
+        attempt("HAProxy back", lambda: traffic.route(options.traffic, switch.old, RECOVERY_TIMEOUT_S, run.queries))
     old_fence = state.fences.get(switch.old)
-    if state.reached(steps.FENCE_OLD) and old_fence:
+    fenced = state.reached(steps.MONGODB_FENCE_OLD) or state.reached(steps.FENCE_OLD)
+    if fenced and old_fence:
         before = len(failures)
         attempt(f"unfence {switch.old}", lambda: lift_fence(run.sides, switch.old, old_fence, run.queries))
         if len(failures) == before:
@@ -70,8 +68,8 @@ def undo(run: SwitchRun, *, slow_step: str | None, error: str | None) -> None:
             # Clients that logged in while the old side was fenced log in again (traffic.reconnect_clients).
             attempt(f"reconnect the clients of {switch.old}", lambda: traffic.reconnect_clients(
                 options.traffic, switch.old, RECOVERY_TIMEOUT_S, run.queries))
-    elif not state.reached(steps.FENCE_OLD):
-        state.fences.pop(switch.old, None)  # only planned (with the pause's intent), never applied
+    elif not fenced:
+        state.fences.pop(switch.old, None)  # only planned (with a fence step's intent), never applied
     if run.postgres and state.reached(steps.PAUSE):
         attempt("RESUME", lambda: traffic.resume(options.traffic, RECOVERY_TIMEOUT_S, run.queries))
     run.end_pause_clock()

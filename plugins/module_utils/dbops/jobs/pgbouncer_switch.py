@@ -9,6 +9,8 @@ SHOW DATABASES and the ini file and plans; it sends no PAUSE, RESUME or RELOAD a
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.traffic.pgbounc
 )
 
 ACTIONS = ("pause", "resume", "retarget", "status")
-VERIFY_POLL_S = 0.1
+VERIFY_POLL_S = 0.005
 
 
 class PauseTimedOut(DbopsError):
@@ -69,26 +71,44 @@ def validate(request: PgbouncerSwitchRequest) -> None:
             raise DbopsError(f"action=retarget needs {', '.join(missing)}")
 
 
-def switch_pgbouncer(request: PgbouncerSwitchRequest) -> PgbouncerSwitchResult:
+def switch_pgbouncer(request: PgbouncerSwitchRequest, console: AdminConsole | None = None) -> PgbouncerSwitchResult:
+    """console: an open admin connection to use (and leave open) instead of a new one, for a caller that sends
+    several commands inside one pause (the cutover's switch opens it before its PAUSE)."""
     validate(request)
     result = PgbouncerSwitchResult(changed=False)
     if request.action == "retarget":
-        _retarget(request, result)
+        _retarget(request, result, console)
     elif request.action in ("pause", "resume"):
-        _pause_or_resume(request, result)
+        _pause_or_resume(request, result, console)
     else:
-        with AdminConsole(request.admin_dsn, timeout=request.timeout, queries=result.queries) as console:
-            result.database = asdict(_status(console, request.database))
+        with _console(request, result, console) as open_console:
+            result.database = asdict(_status(open_console, request.database))
     return result
+
+
+@contextmanager
+def _console(request: PgbouncerSwitchRequest, result: PgbouncerSwitchResult,
+             shared: AdminConsole | None) -> Iterator[AdminConsole]:
+    if shared is None or shared.conn is None:
+        with AdminConsole(request.admin_dsn, timeout=request.timeout, queries=result.queries) as console:
+            yield console
+        return
+    queries, timeout = shared.queries, shared.timeout
+    shared.queries, shared.timeout = result.queries, request.timeout
+    try:
+        yield shared
+    finally:
+        shared.queries, shared.timeout = queries, timeout
 
 
 def _status(console: AdminConsole, database: str) -> PoolerDatabase:
     return find_database(parse_show_databases(console.run("SHOW DATABASES")), database)
 
 
-def _pause_or_resume(request: PgbouncerSwitchRequest, result: PgbouncerSwitchResult) -> None:
+def _pause_or_resume(request: PgbouncerSwitchRequest, result: PgbouncerSwitchResult,
+                     shared: AdminConsole | None = None) -> None:
     pausing = request.action == "pause"
-    with AdminConsole(request.admin_dsn, timeout=request.timeout, queries=result.queries) as console:
+    with _console(request, result, shared) as console:
         current = _status(console, request.database)
         result.database = asdict(current)
         if current.paused == pausing:
@@ -117,13 +137,14 @@ def _resume_after_timeout(request: PgbouncerSwitchRequest, result: PgbouncerSwit
         result.database = asdict(_status(fresh, request.database))
 
 
-def _retarget(request: PgbouncerSwitchRequest, result: PgbouncerSwitchResult) -> None:
+def _retarget(request: PgbouncerSwitchRequest, result: PgbouncerSwitchResult,
+              shared: AdminConsole | None = None) -> None:
     config = request.config or ""
     target = pgbouncer_ini.Target(host=request.target_host or "", port=int(request.target_port or 0),
                                   dbname=request.target_dbname or "")
     content = pgbouncer_ini.read_config(config)
     change = pgbouncer_ini.plan_retarget(config, content, request.database, target)
-    with AdminConsole(request.admin_dsn, timeout=request.timeout, queries=result.queries) as console:
+    with _console(request, result, shared) as console:
         current = _status(console, request.database)
         result.database = asdict(current)
         shown = current.routes_to(target.host, target.port, target.dbname)

@@ -4,9 +4,10 @@ Events are applied in batches (batch_apply.py, idempotent: an insert or a replac
 update its updateDescription's $set/$unset, a delete deletes; create, drop, rename, collMod and index events are
 replayed as their commands through the engine's one replay path, oplog/apply.py).
 The state document (applied, resume_token) is written when the stream has nothing more buffered, or after
-``batch_max`` events or ``flush_seconds``, with the LAST APPLIED event's clusterTime and token: never ahead of the
-data. After a crash the copy resumes from that token; the events applied after it are applied again, which changes
-nothing.
+``batch_max`` events or ``flush_seconds``, or at once after an event of a barrier collection (the cutover's fence
+token: the switch waits for it, with the writes stopped), with the LAST APPLIED event's clusterTime and token: never
+ahead of the data. After a crash the copy resumes from that token; the events applied after it are applied again,
+which changes nothing.
 
 While idle, the position follows the stream's postBatchResumeToken (resume_token.py), so a copy of a quiet
 database still reaches the source's newest cluster time. Before each (re)start the resume point is checked against
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.cutover.names import FENCE_COLLECTION
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.copy import state_writer
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.copy.batch_apply import BatchApplier
 from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.mongodb.copy.errors import CopyGapDetected
@@ -41,6 +43,9 @@ class TailSettings:
     await_ms: int = 100  # how long an idle getMore waits: also the longest the state document trails the data
     heartbeat_seconds: float = 1.0
     flush_seconds: float = 0.5  # longest the state document trails applied data while events keep coming
+    # Someone waits for these writes to be applied (the switch, for its fence token): flushed without waiting for
+    # the stream to run dry, which takes an idle getMore (await_ms).
+    barrier_collections: tuple[str, ...] = (FENCE_COLLECTION,)
 
 
 @dataclass
@@ -106,7 +111,7 @@ class CopyTail:
                     pending += 1
                     self.stats.events += 1
                     # Under a steady stream of writes the buffer never runs dry: flush by count and by time too.
-                    if pending < self.settings.batch_max and \
+                    if pending < self.settings.batch_max and not self._barrier(event) and \
                             time.monotonic() - last_beat < self.settings.flush_seconds:
                         continue
                 if pending:
@@ -125,6 +130,9 @@ class CopyTail:
                 idle_mark = self._newest_source_write() if event is None and not pending else None
         if pending:
             self._flush(position, pending)
+
+    def _barrier(self, event: dict[str, Any]) -> bool:
+        return (event.get("ns") or {}).get("coll") in self.settings.barrier_collections
 
     def _advance_idle(self, position: _Position, token: Any) -> bool:
         """Nothing buffered and every event applied: move to the stream's postBatchResumeToken when it is ahead.

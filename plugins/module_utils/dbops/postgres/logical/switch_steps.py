@@ -23,7 +23,7 @@ from ansible_collections.sevenp.dbops.plugins.module_utils.dbops.postgres.logica
 
 DEFAULT_SEQUENCE_HEADROOM = 1000
 WORKER_WAIT_S = 10.0  # how long an apply worker or walsender may take to exit after DISABLE / DROP
-_POLL_S = 0.05
+_POLL_S = 0.01
 
 
 class SwitchStepFailed(DbopsError):
@@ -70,14 +70,30 @@ def disable_subscription(subscriber_conn: Any, name: str, queries: list[str], *,
     """ALTER SUBSCRIPTION .. DISABLE unless already disabled, then wait until its workers have exited (DISABLE only
     asks them to stop: a worker still applying while the reverse flow starts would send its rows back).
     True when it changed something; SubscriptionNotFound when there is no such subscription."""
+    enabled = stop_subscription(subscriber_conn, name, queries, end_workers=False)
+    wait_workers_gone(subscriber_conn, name, wait_s)
+    return enabled
+
+
+def stop_subscription(subscriber_conn: Any, name: str, queries: list[str], *, end_workers: bool = True) -> bool:
+    """ALTER SUBSCRIPTION .. DISABLE unless already disabled and, with end_workers, its apply worker ended at once
+    rather than waited for (an idle worker only notices DISABLE at its next wake-up; the launcher does not start a
+    disabled subscription's worker again). Nothing waits here: wait_workers_gone() before anything that needs the
+    worker gone. True when it disabled it; SubscriptionNotFound when there is no such subscription."""
     enabled = _subscription_enabled(subscriber_conn, name)
     if enabled is None:
         raise SubscriptionNotFound(f"the subscriber has no subscription {name}")
     if enabled:
         _run(subscriber_conn, statements.alter_subscription_enabled(name, False), queries)
+    if end_workers:
+        _run(subscriber_conn, sql.SQL("SELECT pg_terminate_backend(pid) FROM pg_stat_subscription WHERE subname = {} "
+                                      "AND pid IS NOT NULL").format(sql.Literal(name)), queries)
+    return bool(enabled)
+
+
+def wait_workers_gone(subscriber_conn: Any, name: str, wait_s: float = WORKER_WAIT_S) -> None:
     if not _wait_until(lambda: not _apply_worker_running(subscriber_conn, name), wait_s):
         raise SwitchStepFailed(f"subscription {name} is disabled but its apply worker still runs after {wait_s:g} s")
-    return bool(enabled)
 
 
 def enable_subscription(subscriber_conn: Any, name: str, queries: list[str]) -> bool:
@@ -127,18 +143,10 @@ def flow_limits(publisher_conn: Any, subscriber_conn: Any) -> list[str]:
     return schema_gaps.shared_publication(publisher_conn, subscriber_conn).left_out
 
 
-def start_flow_without_copy(publisher_conn: Any, subscriber_conn: Any, name: str, publisher_conninfo: str,
-                            queries: list[str]) -> str:
-    """A flow publisher -> subscriber that starts from now, without initial copy: publication (if absent), slot (if
-    absent), subscription (if absent, copy_data = false). Returns the slot's position: the LSN of its creation, or an
-    existing slot's confirmed_flush_lsn. Every write committed on the publisher after that position reaches the
-    subscriber, in the tables and columns both sides have (an expand set applied to the publisher alone added the
-    others: flow_limits() lists them).
-
-    The publication is created BEFORE the slot: the walsender reads the publication through the catalogue as of each
-    change's position, and a publication younger than the slot is "does not exist" for the changes before it.
-    """
-    # The fence table is published: it may be new on either side (CREATE SUBSCRIPTION refuses a table it lacks).
+def prepare_flow(publisher_conn: Any, subscriber_conn: Any, name: str, queries: list[str]) -> None:
+    """The first part of a flow without copy, which may run well before it starts: the fence table on both sides
+    (it is published, and CREATE SUBSCRIPTION refuses a table the subscriber lacks) and the publication with what
+    both sides have (see flow_limits()). Nothing is published until a slot exists."""
     statements.ensure_fence_table(publisher_conn, queries)
     statements.ensure_fence_table(subscriber_conn, queries)
     try:
@@ -146,13 +154,43 @@ def start_flow_without_copy(publisher_conn: Any, subscriber_conn: Any, name: str
     except schema_gaps.FlowNotPossible as exc:
         raise SwitchStepFailed(f"flow {name} cannot start: {exc}") from None
     _ensure_publication(publisher_conn, name, shared, queries)
+
+
+def create_flow_slot(publisher_conn: Any, name: str, queries: list[str]) -> str:
+    """The flow's slot (if absent): its position is where the flow starts. Returns the LSN of its creation, or an
+    existing slot's confirmed_flush_lsn. The publication must exist already (prepare_flow): the walsender reads it
+    through the catalogue as of each change's position, and a publication younger than the slot is "does not
+    exist" for the changes before it."""
+    if not catalogue.publication_exists(publisher_conn, name):
+        raise SwitchStepFailed(f"flow {name} has no publication on its publisher: prepare it before the slot")
     position = flushed_lsn(publisher_conn, name)
     if position is None:
         position = str(_run(publisher_conn, statements.create_logical_slot(name), queries).fetchone()[0])
-    if _subscription_enabled(subscriber_conn, name) is None:
-        statement = statements.create_subscription(name, publisher_conninfo, name, copy_data=False,
-                                                   create_slot=False, slot_name=name, enabled=True)
-        _run(subscriber_conn, statement.query, queries, statement.masked)
+    return position
+
+
+def subscribe_flow(subscriber_conn: Any, name: str, publisher_conninfo: str, queries: list[str]) -> bool:
+    """The flow's subscription (if absent) on the slot create_flow_slot made, without copy: it receives every
+    write the publisher committed after the slot's position, however long after that it is created. True when it
+    created it."""
+    if _subscription_enabled(subscriber_conn, name) is not None:
+        return False
+    statement = statements.create_subscription(name, publisher_conninfo, name, copy_data=False,
+                                               create_slot=False, slot_name=name, enabled=True)
+    _run(subscriber_conn, statement.query, queries, statement.masked)
+    return True
+
+
+def start_flow_without_copy(publisher_conn: Any, subscriber_conn: Any, name: str, publisher_conninfo: str,
+                            queries: list[str]) -> str:
+    """A flow publisher -> subscriber that starts from now, without initial copy: publication (if absent), slot (if
+    absent), subscription (if absent, copy_data = false), in one go. Returns the slot's position: every write
+    committed on the publisher after it reaches the subscriber, in the tables and columns both sides have (an
+    expand set applied to the publisher alone added the others: flow_limits() lists them). The switch runs the
+    three parts at different moments (before, inside and after its pause)."""
+    prepare_flow(publisher_conn, subscriber_conn, name, queries)
+    position = create_flow_slot(publisher_conn, name, queries)
+    subscribe_flow(subscriber_conn, name, publisher_conninfo, queries)
     return position
 
 
