@@ -10,10 +10,18 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.support.copy_services import stop_copies
 from tests.support.pg_cluster import SUPERUSER, SUPERUSER_PASSWORD, PgCluster, new_cluster
 
 APP_DB = "app"
 SUBSCRIPTION = "green_sub"
+
+
+@pytest.fixture(autouse=True)
+def _no_copy_left_running(tmp_path) -> Iterator[None]:
+    """The copies a test started under its own directory end with it (a module's estate stops its own)."""
+    yield
+    stop_copies(tmp_path)
 
 
 @dataclass
