@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,3 +54,24 @@ def test_restarts_the_command_after_kill_9_and_stops_it(tmp_path):
     assert not alive(second)
     assert supervised.running_pid() is None
     assert supervised.stop() == "not running"
+
+
+# Another process's probe: a shared lock on the pid file, held for half a second.
+PROBE = ("import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_SH); print('held', flush=True); "
+         "time.sleep(0.5)")
+
+
+def test_starts_while_a_status_probe_holds_the_pid_file_s_shared_lock(tmp_path):
+    # A probe (`status`, or `start` polling for its new supervisor) holds a shared lock for an instant; the new
+    # supervisor must wait it out, not take it for a running supervisor and give up (start then timed out).
+    pid_file = tmp_path / "run" / "worker.pid"
+    pid_file.parent.mkdir()
+    pid_file.write_text("")
+    supervised = Supervised(pid_file, (sys.executable, "-c", COMMAND, str(tmp_path / "pids")), tmp_path / "w.log")
+    with subprocess.Popen([sys.executable, "-c", PROBE, str(pid_file)], stdout=subprocess.PIPE, text=True) as probe:
+        assert probe.stdout is not None and probe.stdout.readline().strip() == "held"
+        try:
+            assert supervised.start() == "started"
+            assert supervised.running_pid() not in (None, -1)
+        finally:
+            assert supervised.stop() == "stopped"

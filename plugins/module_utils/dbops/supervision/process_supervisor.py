@@ -39,6 +39,11 @@ FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0
 STABLE_RUN_SECONDS = 60.0
 START_TIMEOUT_SECONDS = 10.0
+# How long a new supervisor keeps asking for the pid file's exclusive lock. A `status` or the starting `start`
+# itself holds a shared lock for the instant of its probe, and a supervisor that gave up on that would never run;
+# a supervisor that really runs holds the lock for its whole life, far longer than this.
+LOCK_WAIT_SECONDS = 2.0
+LOCK_RETRY_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -100,11 +105,16 @@ class Supervised:
 
     def _lock(self) -> IO[str] | None:
         handle = open(self.pid_file, "a+", encoding="ascii")  # noqa: SIM115 - held for the supervisor's life
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return None  # another supervisor won the race: it does the job
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    return None  # another supervisor won the race: it does the job
+                time.sleep(LOCK_RETRY_SECONDS)
         handle.truncate(0)
         handle.write(f"{os.getpid()}\n")
         handle.flush()
