@@ -58,6 +58,18 @@ class LagSampler:
     def mean(self) -> float:
         return sum(self.samples) / len(self.samples) if self.samples else 0.0
 
+    def share_above(self, limit: int) -> float:
+        """The fraction of samples with more than limit segments behind."""
+        return sum(1 for behind in self.samples if behind > limit) / len(self.samples) if self.samples else 0.0
+
+    def longest_above(self, limit: int) -> float:
+        """Seconds of the longest stretch of consecutive samples with more than limit segments behind."""
+        longest = current = 0
+        for behind in self.samples:
+            current = current + 1 if behind > limit else 0
+            longest = max(longest, current)
+        return longest * self.interval
+
 
 def pgbench(dsn: str, *args: str, timeout: float | None = None) -> str:
     """Run pgbench against dsn (a postgresql:// URL with the password); its output."""
