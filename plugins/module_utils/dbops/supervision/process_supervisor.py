@@ -105,16 +105,9 @@ class Supervised:
 
     def _lock(self) -> IO[str] | None:
         handle = open(self.pid_file, "a+", encoding="ascii")  # noqa: SIM115 - held for the supervisor's life
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    handle.close()
-                    return None  # another supervisor won the race: it does the job
-                time.sleep(LOCK_RETRY_SECONDS)
+        if not _exclusive_lock(handle, LOCK_WAIT_SECONDS):
+            handle.close()
+            return None  # another supervisor won the race: it does the job
         handle.truncate(0)
         handle.write(f"{os.getpid()}\n")
         handle.flush()
@@ -155,6 +148,19 @@ class Supervised:
                     time.sleep(0.1)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             _note("supervisor stopped")
+
+
+def _exclusive_lock(handle: IO[str], wait_seconds: float) -> bool:
+    """True once handle holds its file's exclusive lock; False when it was still refused after wait_seconds."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(LOCK_RETRY_SECONDS)
 
 
 def _note(message: str) -> None:
