@@ -26,8 +26,13 @@ display = Display()
 READER = "sevenp.dbops.progress_info"
 # The job's own time limit when the task sets no `async:` (async_wrapper kills a job that runs longer).
 DEFAULT_JOB_LIMIT_S = 7 * 24 * 3600
-# The longest wait between two reads of the job's status file (reads are cheap: one shell command).
-STATUS_POLL_MAX_S = 1.0
+# One read of the job's status waits on the host, up to this long, for the job to end: a shell loop looking at the
+# status file every STATUS_LOOK_S, so the end of a short job is seen within that, with one command per wait.
+STATUS_WAIT_MAX_S = 5.0
+STATUS_LOOK_S = 0.05
+STATUS_FALLBACK_SLEEP_S = 0.5
+# What async_wrapper writes while the job runs; the job's result replaces it (written beside it, then renamed).
+RUNNING_RECORD_START = '{"started": true, "finished": false'
 # What async_status adds to the module's own result.
 _JOB_KEYS = ("ansible_job_id", "started", "finished", "results_file", "stdout_lines", "stderr_lines")
 
@@ -67,15 +72,20 @@ class ProgressPoller:
         host = str(self.task_vars.get("inventory_hostname", "localhost"))
         async_dir = action._remote_expand_user(action.get_shell_option("async_dir", default="~/.ansible_async"))
         # The job's status is its status file, read with one shell command (what async_status reads, without a
-        # module execution each time: a short run would otherwise pay more for its polls than for its work).
-        # Short runs end within the first quick looks; progress is read once per interval.
+        # module execution each time: a short run would otherwise pay more for its polls than for its work). The
+        # command waits on the host until the job ends or the next progress reading is due, so the end of a run is
+        # seen within STATUS_LOOK_S instead of after a controller-side sleep.
         # async_wrapper says where it writes (it expands the async directory on the host, with the job's HOME).
         status_file = str(started.get("results_file") or f"{async_dir}/{job}")
-        wait, last_read = 0.1, self.clock()
+        last_read = self.clock()
         while True:
-            self.sleep(wait)
-            wait = min(self.interval, STATUS_POLL_MAX_S, wait * 2)
-            status = self._job_status(status_file)
+            wait = min(STATUS_WAIT_MAX_S, max(STATUS_LOOK_S, self.interval - (self.clock() - last_read)))
+            before = self.clock()
+            status = self._job_status(status_file, wait)
+            if not (status.get("finished") or status.get("failed")) and self.clock() - before < wait / 2:
+                # The host did not wait (its sleep takes whole seconds only, or the running record looks
+                # different): wait here, as briefly as the old fixed polling did.
+                self.sleep(min(wait, STATUS_FALLBACK_SLEEP_S))
             # Failed without finishing: the job's status cannot be read (its file is gone); the result says why.
             if status.get("finished") or status.get("failed"):
                 break
@@ -91,10 +101,11 @@ class ProgressPoller:
             result.setdefault("warnings", []).append(f"progress could not be read: {self.reader_error}")
         return result
 
-    def _job_status(self, status_file: str) -> dict:
+    def _job_status(self, status_file: str, wait_seconds: float) -> dict:
         """The job's status as async_status reports it: finished with the module's result once the file holds it,
-        running while it holds async_wrapper's "started" record, failed when it cannot be read."""
-        read = self.action._low_level_execute_command(f"cat {shlex.quote(status_file)}", sudoable=True)
+        running while it holds async_wrapper's "started" record, failed when it cannot be read. Returns when the job
+        has ended or after wait_seconds."""
+        read = self.action._low_level_execute_command(status_wait_command(status_file, wait_seconds), sudoable=True)
         if read.get("rc") != 0:
             return {"failed": True, "finished": 1,
                     "msg": f"the job's status file {status_file} cannot be read: {str(read.get('stderr', '')).strip()}"}
@@ -133,6 +144,20 @@ class ProgressPoller:
             if self.printed.get(record.key) != text:
                 self.printed[record.key] = text
                 display.display(f"  {host} | progress | {text}")
+
+
+def status_wait_command(status_file: str, wait_seconds: float) -> str:
+    """A POSIX shell command printing the job's status file once the job has ended, or after wait_seconds.
+
+    It looks every STATUS_LOOK_S; a sleep that refuses fractions (a strictly POSIX one) ends the wait at once, and
+    the caller then waits on the controller. The file is printed either way: reading it decides, not this loop.
+    """
+    looks = max(1, int(wait_seconds / STATUS_LOOK_S))
+    path = shlex.quote(status_file)
+    running = shlex.quote(RUNNING_RECORD_START)
+    return (f"i=0; while [ \"$i\" -lt {looks} ]; do "
+            f"case \"$(cat {path} 2>/dev/null)\" in {running}*) ;; *) break ;; esac; "
+            f"sleep {STATUS_LOOK_S} 2>/dev/null || break; i=$((i + 1)); done; cat {path}")
 
 
 def reader_args(module_args: dict, sources: list[str]) -> dict:
