@@ -31,8 +31,9 @@ DEFAULT_JOB_LIMIT_S = 7 * 24 * 3600
 STATUS_WAIT_MAX_S = 5.0
 STATUS_LOOK_S = 0.05
 STATUS_FALLBACK_SLEEP_S = 0.5
-# What async_wrapper writes while the job runs; the job's result replaces it (written beside it, then renamed).
-RUNNING_RECORD_START = '{"started": true, "finished": false'
+# How async_wrapper's record of a running job begins (ansible-core 2.19 on, and before); the job's result replaces
+# it (written beside it, then renamed).
+RUNNING_RECORD_STARTS = ('{"started": true, "finished": false', '{"started": 1, "finished": 0')
 # What async_status adds to the module's own result.
 _JOB_KEYS = ("ansible_job_id", "started", "finished", "results_file", "stdout_lines", "stderr_lines")
 
@@ -154,9 +155,9 @@ def status_wait_command(status_file: str, wait_seconds: float) -> str:
     """
     looks = max(1, int(wait_seconds / STATUS_LOOK_S))
     path = shlex.quote(status_file)
-    running = shlex.quote(RUNNING_RECORD_START)
+    running = "|".join(f"{shlex.quote(start)}*" for start in RUNNING_RECORD_STARTS)
     return (f"i=0; while [ \"$i\" -lt {looks} ]; do "
-            f"case \"$(cat {path} 2>/dev/null)\" in {running}*) ;; *) break ;; esac; "
+            f"case \"$(cat {path} 2>/dev/null)\" in {running}) ;; *) break ;; esac; "
             f"sleep {STATUS_LOOK_S} 2>/dev/null || break; i=$((i + 1)); done; cat {path}")
 
 

@@ -36,6 +36,14 @@ def test_a_running_job_is_waited_for_until_the_wait_ends(tmp_path):
     assert 0.5 <= seconds < 3
 
 
+def test_the_running_record_of_older_ansible_cores_is_waited_for_too(tmp_path):
+    status = tmp_path / "j4.1"
+    _write(status, {"started": 1, "finished": 0, "ansible_job_id": "j4.1"})
+    done, seconds = _run(status_wait_command(str(status), 0.6))
+    assert done.returncode == 0 and json.loads(done.stdout)["finished"] == 0
+    assert 0.5 <= seconds < 3
+
+
 def test_the_end_of_the_job_ends_the_wait_at_once(tmp_path):
     status = tmp_path / "j2.1"
     _write(status, {"started": True, "finished": False, "ansible_job_id": "j2.1"})
