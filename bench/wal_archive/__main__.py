@@ -98,6 +98,16 @@ def _switch(cluster: PgCluster) -> None:
     cluster.psql("INSERT INTO filler VALUES (1); SELECT pg_switch_wal();")
 
 
+def _wait_until_archived(cluster: PgCluster, what: str, timeout_s: float = 900) -> None:
+    """Until PostgreSQL has no finished segment left to archive."""
+    deadline = time.monotonic() + timeout_s
+    while segments_behind(cluster.datadir):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: {segments_behind(cluster.datadir)} segments still not archived after "
+                               f"{timeout_s:.0f} s")
+        time.sleep(0.02)
+
+
 def measure_drain(cluster: PgCluster, command: str, segments: int, measured: Measured) -> None:
     _set_archive_command(cluster, "false")
     for _segment in range(segments):
@@ -110,10 +120,7 @@ def measure_drain(cluster: PgCluster, command: str, segments: int, measured: Mea
     t0 = time.monotonic()
     _set_archive_command(cluster, command)
     _switch(cluster)  # wakes the archiver process, which waits out its failures otherwise
-    while segments_behind(cluster.datadir):
-        if time.monotonic() - t0 > 900:
-            raise RuntimeError(f"{segments_behind(cluster.datadir)} segments still not archived after 900 s")
-        time.sleep(0.02)
+    _wait_until_archived(cluster, "the drained segments")
     measured.drain_s = time.monotonic() - t0
     measured.drain_segments = ready + 1
     _log(f"{measured.name}: {measured.drain_segments} segments in {measured.drain_s:.2f} s")
@@ -122,17 +129,14 @@ def measure_drain(cluster: PgCluster, command: str, segments: int, measured: Mea
 def measure_load(cluster: PgCluster, args: argparse.Namespace, measured: Measured) -> None:
     dsn = cluster.dsn()
     pgbench(dsn, "-i", "-q", "-s", str(args.scale))
-    # pgbench -i writes its tables in a burst of WAL (scale 20: about 20 segments in a few seconds) that every
-    # archiver is behind on while it lasts; the target is about the load, so sampling starts once that is archived.
+    # pgbench -i writes its tables in a burst of WAL that every archiver is behind on while it lasts; the target
+    # is about the load, so sampling starts once that is archived.
     t0 = time.monotonic()
-    backlog = segments_behind(cluster.datadir)
-    while segments_behind(cluster.datadir):
-        if time.monotonic() - t0 > 900:
-            raise RuntimeError(f"pgbench -i's WAL still not archived after 900 s ({segments_behind(cluster.datadir)})")
-        time.sleep(0.02)
-    measured.init_backlog = backlog
+    measured.init_backlog = segments_behind(cluster.datadir)
+    _wait_until_archived(cluster, "pgbench -i's WAL")
     measured.init_backlog_s = time.monotonic() - t0
-    _log(f"{measured.name}: pgbench -i left {backlog} segments to archive, archived in {measured.init_backlog_s:.2f} s")
+    _log(f"{measured.name}: pgbench -i left {measured.init_backlog} segments to archive, archived in "
+         f"{measured.init_backlog_s:.2f} s")
     _log(f"{measured.name}: pgbench -c {args.clients} for {args.duration} s")
     sampler, produced = pgbench_under_watch(dsn, cluster.datadir, clients=args.clients, seconds=args.duration)
     measured.load_seconds = args.duration

@@ -31,8 +31,8 @@ DEFAULT_JOB_LIMIT_S = 7 * 24 * 3600
 STATUS_WAIT_MAX_S = 5.0
 STATUS_LOOK_S = 0.05
 STATUS_FALLBACK_SLEEP_S = 0.5
-# How async_wrapper's record of a running job begins (ansible-core 2.19 on, and before); the job's result replaces
-# it (written beside it, then renamed).
+# How async_wrapper's record of a running job begins (newer ansible-cores write true/false, older ones 1/0); the
+# job's result replaces it (written beside it, then renamed).
 RUNNING_RECORD_STARTS = ('{"started": true, "finished": false', '{"started": 1, "finished": 0')
 # What async_status adds to the module's own result.
 _JOB_KEYS = ("ansible_job_id", "started", "finished", "results_file", "stdout_lines", "stderr_lines")
@@ -83,13 +83,13 @@ class ProgressPoller:
             wait = min(STATUS_WAIT_MAX_S, max(STATUS_LOOK_S, self.interval - (self.clock() - last_read)))
             before = self.clock()
             status = self._job_status(status_file, wait)
-            if not (status.get("finished") or status.get("failed")) and self.clock() - before < wait / 2:
-                # The host did not wait (its sleep takes whole seconds only, or the running record looks
-                # different): wait here, as briefly as the old fixed polling did.
-                self.sleep(min(wait, STATUS_FALLBACK_SLEEP_S))
             # Failed without finishing: the job's status cannot be read (its file is gone); the result says why.
             if status.get("finished") or status.get("failed"):
                 break
+            if self.clock() - before < wait / 2:
+                # The host did not wait (its sleep takes whole seconds only, or the running record looks
+                # different): wait here, as briefly as the old fixed polling did.
+                self.sleep(min(wait, STATUS_FALLBACK_SLEEP_S))
             if self.clock() - last_read >= self.interval:
                 last_read = self.clock()
                 self._report(host)
